@@ -1,0 +1,156 @@
+package config
+
+import "time"
+
+// Config is anzen's configuration after defaults, the file and the
+// environment have been applied, in that order (command-line flags last).
+type Config struct {
+	DataDir   string
+	DSN       string
+	Listen    string
+	PublicURL string
+	TLSCert   string
+	TLSKey    string
+
+	TrustedProxies []string
+	MaxBodyBytes   int64
+	LogFormat      string
+	LogLevel       string
+	Metrics        bool
+	Lang           string
+	TimeZone       string
+
+	SessionIdle     time.Duration
+	SessionLifetime time.Duration
+
+	PasswordProfile    string
+	PasswordMinLength  int
+	PasswordMinClasses int
+	PasswordMaxAge     time.Duration
+	PasswordHistory    int
+
+	LockoutFailures int
+	LockoutDuration time.Duration
+	FailureDelay    time.Duration
+	LoginRatePerMin int
+
+	MFARoles []string
+}
+
+// option is one configuration key: its TOML name, environment variable,
+// default, help in both languages, and how to apply a value.
+type option struct {
+	Key     string
+	Env     string
+	Default string
+	HelpEN  string
+	HelpJA  string
+	set     func(c *Config, v value) error
+}
+
+// options is the one table of anzen's settings; validation, `anzen config
+// example` and docs/configuration.md all follow from it.
+var options = []option{
+	{"data", "ANZEN_DATA", "./anzen-data",
+		"Data directory: the SQLite database, the initial administrator password file and other local state.",
+		"データディレクトリ。SQLite データベース、初期管理者パスワードのファイルなどを置きます。",
+		func(c *Config, v value) error { return v.str(&c.DataDir, nonEmpty) }},
+	{"db", "ANZEN_DB", "",
+		"Database: empty for SQLite inside the data directory, a file path for SQLite elsewhere, or a postgres:// DSN.",
+		"データベース。空欄ならデータディレクトリ内の SQLite、postgres:// で始まる DSN なら PostgreSQL を使います。",
+		func(c *Config, v value) error { return v.str(&c.DSN, nil) }},
+	{"listen", "ANZEN_LISTEN", "127.0.0.1:8080",
+		"Address and port of the web interface and API.",
+		"Web 画面と API を待ち受けるアドレスとポート。",
+		func(c *Config, v value) error { return v.str(&c.Listen, hostPort) }},
+	{"public_url", "ANZEN_PUBLIC_URL", "",
+		"The URL people type to reach anzen (used for WebAuthn and links in mail). Empty: derived from listen, with localhost for 127.0.0.1.",
+		"利用者がブラウザで開く URL（WebAuthn とメール内のリンクに使います）。空欄なら listen から決めます。",
+		func(c *Config, v value) error { return v.str(&c.PublicURL, httpURL) }},
+	{"tls.cert", "ANZEN_TLS_CERT", "",
+		"PEM certificate file; with tls.key, anzen serves HTTPS and sets HSTS and Secure cookies.",
+		"PEM 形式の証明書ファイル。tls.key と共に指定すると HTTPS で待ち受けます。",
+		func(c *Config, v value) error { return v.str(&c.TLSCert, nil) }},
+	{"tls.key", "ANZEN_TLS_KEY", "",
+		"PEM private key file for tls.cert.",
+		"tls.cert の秘密鍵ファイル（PEM 形式）。",
+		func(c *Config, v value) error { return v.str(&c.TLSKey, nil) }},
+	{"http.trusted_proxies", "ANZEN_TRUSTED_PROXIES", "",
+		"Addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed. Empty: none.",
+		"X-Forwarded-For を信頼するリバースプロキシのアドレスまたは CIDR。空欄なら信頼しません。",
+		func(c *Config, v value) error { return v.list(&c.TrustedProxies, cidrOrIP) }},
+	{"http.max_body", "ANZEN_MAX_BODY", "1048576",
+		"Largest request body accepted, in bytes.",
+		"受け付けるリクエスト本文の最大バイト数。",
+		func(c *Config, v value) error { return v.int64(&c.MaxBodyBytes, 1024, 1<<30) }},
+	{"log.format", "ANZEN_LOG_FORMAT", "text",
+		"Format of anzen's own log: text or json.",
+		"anzen 自身のログ形式（text または json）。",
+		func(c *Config, v value) error { return v.str(&c.LogFormat, oneOf("text", "json")) }},
+	{"log.level", "ANZEN_LOG_LEVEL", "info",
+		"Lowest level of anzen's own log: debug, info, warn or error.",
+		"anzen 自身のログの最低レベル（debug, info, warn, error）。",
+		func(c *Config, v value) error { return v.str(&c.LogLevel, oneOf("debug", "info", "warn", "error")) }},
+	{"metrics.enabled", "ANZEN_METRICS", "false",
+		"Serve Prometheus metrics at /metrics.",
+		"/metrics で Prometheus 形式のメトリクスを公開します。",
+		func(c *Config, v value) error { return v.bool(&c.Metrics) }},
+	{"ui.language", "ANZEN_LANG", "ja",
+		"Language of pages for people who have not chosen one: ja or en.",
+		"言語を選んでいない利用者に表示する言語（ja または en）。",
+		func(c *Config, v value) error { return v.str(&c.Lang, oneOf("ja", "en")) }},
+	{"ui.time_zone", "ANZEN_TIME_ZONE", "Asia/Tokyo",
+		"Time zone in which pages show times (anzen stores UTC).",
+		"画面に表示する時刻のタイムゾーン（保存は UTC）。",
+		func(c *Config, v value) error { return v.str(&c.TimeZone, timeZone) }},
+	{"session.idle_timeout", "ANZEN_SESSION_IDLE", "15m",
+		"Sign a person out after this long without activity (anzen policy; the guideline gives no figure).",
+		"操作がない状態がこの時間続くとログアウトします（anzen の方針。ガイドラインに数値の定めはありません）。",
+		func(c *Config, v value) error { return v.dur(&c.SessionIdle, time.Minute, 24*time.Hour) }},
+	{"session.max_lifetime", "ANZEN_SESSION_LIFETIME", "12h",
+		"Longest a session lives, active or not (anzen policy).",
+		"操作の有無にかかわらずセッションが有効な最長時間（anzen の方針）。",
+		func(c *Config, v value) error { return v.dur(&c.SessionLifetime, 5*time.Minute, 7*24*time.Hour) }},
+	{"password.profile", "ANZEN_PASSWORD_PROFILE", "mhlw",
+		"Password policy: mhlw (guideline 6.5), nist (SP 800-63B) or custom (the password.* settings below).",
+		"パスワードポリシー。mhlw（ガイドライン 6.5）、nist（SP 800-63B）、custom（下の password.* の設定）。",
+		func(c *Config, v value) error { return v.str(&c.PasswordProfile, oneOf("mhlw", "nist", "custom")) }},
+	{"password.min_length", "ANZEN_PASSWORD_MIN_LENGTH", "12",
+		"custom profile: least number of characters.",
+		"custom ポリシー：最小文字数。",
+		func(c *Config, v value) error { return v.int(&c.PasswordMinLength, 8, 128) }},
+	{"password.min_classes", "ANZEN_PASSWORD_MIN_CLASSES", "3",
+		"custom profile: least number of character classes (upper, lower, digit, symbol).",
+		"custom ポリシー：最低限含める文字種（英大文字・英小文字・数字・記号）の数。",
+		func(c *Config, v value) error { return v.int(&c.PasswordMinClasses, 0, 4) }},
+	{"password.max_age", "ANZEN_PASSWORD_MAX_AGE", "0s",
+		"custom profile: force a change after this long; 0s for never.",
+		"custom ポリシー：この期間でパスワード変更を求めます。0s なら求めません。",
+		func(c *Config, v value) error { return v.dur(&c.PasswordMaxAge, 0, 3650*24*time.Hour) }},
+	{"password.history", "ANZEN_PASSWORD_HISTORY", "5",
+		"How many previous passwords may not be used again.",
+		"再利用を禁止する過去のパスワードの数。",
+		func(c *Config, v value) error { return v.int(&c.PasswordHistory, 0, 50) }},
+	{"lockout.max_failures", "ANZEN_LOCKOUT_FAILURES", "5",
+		"Lock an account after this many wrong passwords in a row (anzen policy).",
+		"連続してこの回数パスワードを誤るとアカウントをロックします（anzen の方針）。",
+		func(c *Config, v value) error { return v.int(&c.LockoutFailures, 1, 100) }},
+	{"lockout.duration", "ANZEN_LOCKOUT_DURATION", "15m",
+		"How long a locked account stays locked (anzen policy).",
+		"ロックしたアカウントを解除するまでの時間（anzen の方針）。",
+		func(c *Config, v value) error { return v.dur(&c.LockoutDuration, time.Minute, 30*24*time.Hour) }},
+	{"lockout.failure_delay", "ANZEN_FAILURE_DELAY", "1s",
+		"Delay before answering a failed login.",
+		"ログイン失敗の応答を返すまでの待ち時間。",
+		func(c *Config, v value) error { return v.dur(&c.FailureDelay, 0, 10*time.Second) }},
+	{"lockout.login_rate", "ANZEN_LOGIN_RATE", "30",
+		"Login attempts allowed per client address per minute.",
+		"1 つの接続元アドレスから 1 分間に受け付けるログイン試行の数。",
+		func(c *Config, v value) error { return v.int(&c.LoginRatePerMin, 1, 100000) }},
+	{"mfa.required_roles", "ANZEN_MFA_ROLES", "admin,ciso,csirt,auditor,staff,vendor",
+		"Roles whose members must use a second factor (二要素認証). Default: every role.",
+		"二要素認証を必須とするロール。既定はすべてのロールです。",
+		func(c *Config, v value) error {
+			return v.list(&c.MFARoles, oneOf("admin", "ciso", "csirt", "auditor", "staff", "vendor"))
+		}},
+}
