@@ -183,27 +183,53 @@ func (d *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 }
 
 // Rebind rewrites '?' placeholders to PostgreSQL's $n form. Question marks
-// inside single-quoted string literals are left alone.
+// inside single-quoted string literals, double-quoted identifiers and SQL
+// comments are left alone, and so are quotes inside comments (an apostrophe
+// in "-- the user's row" does not start a string).
 func Rebind(d Dialect, q string) string {
 	if d != Postgres || !strings.Contains(q, "?") {
 		return q
 	}
 	var b strings.Builder
 	b.Grow(len(q) + 8)
-	n, inString := 0, false
+	n := 0
 	for i := 0; i < len(q); i++ {
-		c := q[i]
-		switch {
-		case c == '\'':
-			inString = !inString
-			b.WriteByte(c)
-		case c == '?' && !inString:
+		// end is the index of the last byte of a literal or comment that
+		// starts at i, or -1 when there is none there.
+		end := -1
+		switch c := q[i]; {
+		case c == '\'' || c == '"':
+			// A doubled quote inside ends this literal and starts the next,
+			// which gives the same result.
+			if j := strings.IndexByte(q[i+1:], c); j >= 0 {
+				end = i + 1 + j
+			} else {
+				end = len(q) - 1
+			}
+		case c == '-' && strings.HasPrefix(q[i:], "--"):
+			if j := strings.IndexByte(q[i:], '\n'); j >= 0 {
+				end = i + j
+			} else {
+				end = len(q) - 1
+			}
+		case c == '/' && strings.HasPrefix(q[i:], "/*"):
+			if j := strings.Index(q[i+2:], "*/"); j >= 0 {
+				end = i + 2 + j + 1
+			} else {
+				end = len(q) - 1
+			}
+		case c == '?':
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
-		default:
-			b.WriteByte(c)
+			continue
 		}
+		if end < 0 {
+			b.WriteByte(q[i])
+			continue
+		}
+		b.WriteString(q[i : end+1])
+		i = end
 	}
 	return b.String()
 }
