@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // Asia/Tokyo must load on servers without a zoneinfo database (Windows, minimal images)
 
 	"github.com/BurntSushi/toml"
 )
@@ -54,7 +55,17 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // ApplyTOML applies the settings of a TOML document. Unknown keys are
 // errors, so that a misspelt key does not silently leave a default in force.
+// On an error c is left as it was: a document is applied whole or not at all.
 func (c *Config) ApplyTOML(b []byte) error {
+	next := *c
+	if err := next.applyTOML(b); err != nil {
+		return err
+	}
+	*c = next
+	return nil
+}
+
+func (c *Config) applyTOML(b []byte) error {
 	var m map[string]any
 	if _, err := toml.Decode(string(b), &m); err != nil {
 		return fmt.Errorf("not valid TOML: %w", err)
@@ -78,18 +89,21 @@ func (c *Config) ApplyTOML(b []byte) error {
 	return nil
 }
 
-// ApplyEnv applies ANZEN_* variables that are set and not empty.
+// ApplyEnv applies ANZEN_* variables that are set and not empty. On an
+// error c is left as it was.
 func (c *Config) ApplyEnv(getenv func(string) string) error {
 	if getenv == nil {
 		return nil
 	}
+	next := *c
 	for _, o := range options {
 		if v := getenv(o.Env); v != "" {
-			if err := o.set(c, value{key: o.Env, raw: v}); err != nil {
+			if err := o.set(&next, value{key: o.Env, raw: v}); err != nil {
 				return err
 			}
 		}
 	}
+	*c = next
 	return nil
 }
 
