@@ -88,10 +88,12 @@ func (c *Catalog) Add(fsys fs.FS) error {
 // message's {{.Name}} actions). An unknown id is returned in brackets so
 // that it shows, and the catalog test catches it.
 func (c *Catalog) T(lang, id string, data any) string {
+	// The read lock covers Localize too: it reads the bundle, which Add
+	// writes.
 	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if data == nil {
 		if s, ok := c.plain[lang][id]; ok {
-			c.mu.RUnlock()
 			return s
 		}
 	}
@@ -99,7 +101,6 @@ func (c *Catalog) T(lang, id string, data any) string {
 	if !ok {
 		l = c.localizers[Languages[0]]
 	}
-	c.mu.RUnlock()
 	s, err := l.Localize(&goi18n.LocalizeConfig{MessageID: id, TemplateData: data})
 	if err != nil {
 		return "[" + id + "]"
