@@ -124,6 +124,7 @@ type Server struct {
 	auth   Authenticator
 	pages  *pages
 	nav    []NavItem
+	cards  []Card
 }
 
 // NewServer returns a server with no routes.

@@ -1,0 +1,257 @@
+// Package app is anzen's composition root: it reads the configuration,
+// opens the database, builds every part, connects them through the small
+// interfaces they declare, and starts the listeners and background jobs.
+// Nothing else in anzen knows more than one part.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/clock"
+	"github.com/anzen-health/anzen/internal/platform/config"
+	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/i18n"
+	"github.com/anzen-health/anzen/internal/platform/web"
+)
+
+// App is a running anzen: its database and every part.
+type App struct {
+	Cfg      *config.Config
+	Log      *slog.Logger
+	DB       *db.DB
+	Clock    clock.Clock
+	Audit    *audit.Log
+	Identity *identity.Service
+	Catalog  *i18n.Catalog
+}
+
+// Migrations lists every part's schema, in the order they are applied.
+func Migrations() []db.Migrations {
+	return []db.Migrations{audit.Migrations(), identity.Migrations()}
+}
+
+// Open opens the database, applies migrations and builds the parts. It
+// starts nothing; Serve does.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	d, err := db.Open(ctx, cfg.DSN, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Migrate(ctx, log, Migrations()...); err != nil {
+		d.Close()
+		return nil, err
+	}
+	a := &App{Cfg: cfg, Log: log, DB: d, Clock: clk}
+	a.Audit = audit.New(d, clk)
+	a.Identity, err = identity.New(d, clk, a.Audit, identitySettings(cfg), log)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.Identity.OnLogin(a.forgetInitialPassword)
+	a.Catalog = i18n.New()
+	for _, loc := range catalogs() {
+		if err := a.Catalog.Add(loc); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Close closes the database.
+func (a *App) Close() error { return a.DB.Close() }
+
+func identitySettings(cfg *config.Config) identity.Settings {
+	var roles []authz.Role
+	for _, r := range cfg.MFARoles {
+		roles = append(roles, authz.Role(r))
+	}
+	base, _ := url.Parse(cfg.BaseURL())
+	return identity.Settings{
+		Policy: identity.PasswordPolicy{Profile: cfg.PasswordProfile, MinLength: cfg.PasswordMinLength,
+			MinClasses: cfg.PasswordMinClasses, MaxAge: cfg.PasswordMaxAge, History: cfg.PasswordHistory},
+		LockoutFailures: cfg.LockoutFailures,
+		LockoutDuration: cfg.LockoutDuration,
+		FailureDelay:    cfg.FailureDelay,
+		SessionIdle:     cfg.SessionIdle,
+		SessionLifetime: cfg.SessionLifetime,
+		MFARoles:        roles,
+		RPID:            base.Hostname(),
+		RPOrigins:       []string{cfg.BaseURL()},
+		SecureCookies:   cfg.TLS(),
+	}
+}
+
+// Handler builds the web server with every part's pages and API.
+func (a *App) Handler() (http.Handler, *web.Server, error) {
+	var proxies []netip.Prefix
+	for _, p := range a.Cfg.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			proxies = append(proxies, pre)
+		} else if addr, err := netip.ParseAddr(p); err == nil {
+			proxies = append(proxies, netip.PrefixFrom(addr, addr.BitLen()))
+		}
+	}
+	srv := web.NewServer(web.Options{Log: a.Log, Catalog: a.Catalog, DefaultLang: a.Cfg.Lang,
+		Location: a.Cfg.Location(), TLS: a.Cfg.TLS(), MaxBodyBytes: a.Cfg.MaxBodyBytes,
+		TrustedProxies: proxies, PendingPath: "/login/continue", LoginPath: "/login"})
+	if err := identity.Register(srv, a.Identity, a.Cfg.LoginRatePerMin); err != nil {
+		return nil, nil, err
+	}
+	if err := audit.Register(srv, a.Audit); err != nil {
+		return nil, nil, err
+	}
+	a.registerShell(srv)
+	return srv.Handler(), srv, nil
+}
+
+// InitialPasswordFile is where the first administrator's one-time password
+// is written on first start, beside the console.
+func (a *App) InitialPasswordFile() string {
+	return filepath.Join(a.Cfg.DataDir, "initial-admin.txt")
+}
+
+// Bootstrap prepares an empty database: the first facility and the
+// administrator "admin" with a one-time password, printed to out and
+// written to initial-admin.txt (mode 0600) until the first sign-in.
+func (a *App) Bootstrap(ctx context.Context, out io.Writer) error {
+	n, err := a.Identity.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	f, err := a.Identity.EnsureFacility(ctx, identity.Facility{Code: "main", NameJA: "本院", NameEN: "Main hospital"})
+	if err != nil {
+		return err
+	}
+	_, password, err := a.Identity.CreateUser(ctx, identity.SystemActor, identity.NewUser{
+		Facility: f.ID, Login: "admin", Name: "管理者", NameKana: "カンリシャ", Department: "情報システム",
+		Profession: "it", Grants: []authz.Grant{{Role: authz.Admin, Facility: authz.AllFacilities}}})
+	if err != nil {
+		return fmt.Errorf("create first administrator: %w", err)
+	}
+	if err := os.MkdirAll(a.Cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("login: admin\npassword: %s\n", password)
+	if err := os.WriteFile(a.InitialPasswordFile(), []byte(text), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", a.InitialPasswordFile(), err)
+	}
+	fmt.Fprintf(out, "\n  最初の管理者を作成しました / first administrator created\n"+
+		"    login:    admin\n    password: %s\n"+
+		"  初回ログイン時にパスワード変更と二要素認証の登録が必要です。\n"+
+		"  You must change this password and enrol a second factor at first sign-in.\n"+
+		"  (also written to %s until then)\n\n", password, a.InitialPasswordFile())
+	return nil
+}
+
+// forgetInitialPassword deletes initial-admin.txt once admin has signed in.
+func (a *App) forgetInitialPassword(u *identity.User) {
+	if u.Login != "admin" {
+		return
+	}
+	if err := os.Remove(a.InitialPasswordFile()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		a.Log.Warn("could not delete the initial password file", "file", a.InitialPasswordFile(), "err", err)
+	}
+}
+
+// Serve listens for HTTP until ctx ends, runs background jobs, and shuts
+// down gracefully.
+func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
+	h, _, err := a.Handler()
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Addr: a.Cfg.Listen, Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 60 * time.Second, WriteTimeout: 120 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	ln, err := listen(a.Cfg.Listen)
+	if err != nil {
+		return err
+	}
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	go a.runJobs(jobsCtx)
+	errc := make(chan error, 1)
+	go func() {
+		if a.Cfg.TLS() {
+			errc <- hs.ServeTLS(ln, a.Cfg.TLSCert, a.Cfg.TLSKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	a.Log.Info("anzen is listening", "address", ln.Addr().String(), "url", a.Cfg.BaseURL(),
+		"database", string(a.DB.Dialect()))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// runJobs runs the background jobs until ctx ends.
+func (a *App) runJobs(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.Identity.PurgeExpiredSessions(ctx); err != nil {
+				a.Log.Error("purge sessions", "err", err)
+			} else if n > 0 {
+				a.Log.Debug("purged expired sessions", "count", n)
+			}
+		}
+	}
+}
+
+// NewLogger returns anzen's own logger as configured.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another program using the port? set --listen)", addr, err)
+	}
+	return ln, nil
+}

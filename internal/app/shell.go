@@ -1,0 +1,52 @@
+package app
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/web"
+)
+
+// PermMetrics reads the Prometheus metrics; a scraper uses an API token
+// with the "metrics" scope.
+var PermMetrics = authz.Define(authz.Spec{Name: "metrics.read", Kind: authz.Read,
+	Roles: []authz.Role{authz.Admin}, Scopes: []string{"metrics"}})
+
+// catalogs lists every part's message files.
+func catalogs() []fs.FS {
+	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales()}
+}
+
+// registerShell adds what belongs to no single part: the dashboard, the
+// health check and the metrics.
+func (a *App) registerShell(srv *web.Server) {
+	srv.Handle("GET", "/{$}", web.Perm(identity.PermDashboard), srv.Dashboard)
+	srv.AddNav(web.NavItem{Path: "/", LabelID: "nav.dashboard", Access: web.Perm(identity.PermDashboard), Order: 0})
+	srv.Handle("GET", "/healthz", web.Public, a.healthz)
+	if a.Cfg.Metrics {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			collectors.NewDBStatsCollector(a.DB.SQL(), string(a.DB.Dialect())))
+		h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		srv.Handle("GET", "/metrics", web.Perm(PermMetrics), h.ServeHTTP)
+	}
+}
+
+// healthz answers 200 "ok" when the database answers, else 503.
+func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := a.DB.Ping(r.Context()); err != nil {
+		a.Log.Error("health check: database does not answer", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,227 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/web"
+)
+
+// SessionCookie is the name of the session cookie.
+const SessionCookie = "anzen_session"
+
+// Session is a browser or API session after a correct password.
+type Session struct {
+	IDHash    string
+	UserID    int64
+	Stage     web.Stage
+	Challenge string // WebAuthn ceremony data between begin and finish
+	Client    string
+	UserAgent string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+}
+
+func newSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// StartSession creates a session for u at the given stage and returns the
+// secret to put in the cookie. Only its hash is stored.
+func (s *Service) StartSession(ctx context.Context, q db.Querier, u *User, stage web.Stage, client, ua string) (string, error) {
+	secret := newSecret()
+	now := s.clock.Now()
+	_, err := q.ExecContext(ctx, `INSERT INTO identity_sessions (id_hash, user_id, stage, client_addr, user_agent,
+		created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		hashSecret(secret), u.ID, int(stage), clip(client, 64), clip(ua, 256), db.Millis(now), db.Millis(now),
+		db.Millis(now.Add(s.set.SessionLifetime)))
+	if err != nil {
+		return "", fmt.Errorf("start session: %w", err)
+	}
+	return secret, nil
+}
+
+// PromoteSession moves a session to a new stage under a new id (so that an
+// id seen before the change is worth nothing after it) and returns the new
+// secret. The absolute lifetime still counts from the first sign-in.
+func (s *Service) PromoteSession(ctx context.Context, q db.Querier, idHash string, stage web.Stage) (string, error) {
+	secret := newSecret()
+	res, err := q.ExecContext(ctx, `UPDATE identity_sessions SET id_hash = ?, stage = ?, challenge = '', last_seen_at = ?
+		WHERE id_hash = ?`, hashSecret(secret), int(stage), db.Millis(s.clock.Now()), idHash)
+	if err != nil {
+		return "", fmt.Errorf("rotate session: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", ErrNotFound
+	}
+	return secret, nil
+}
+
+// EndSession deletes a session (sign-out).
+func (s *Service) EndSession(ctx context.Context, p *authz.Principal, client string) error {
+	if p == nil || p.SessionID == "" {
+		return nil
+	}
+	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_sessions WHERE id_hash = ?`, p.SessionID); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, ActorOf(p, client).event("logout", "user:"+p.Login, "success", p.Facility, nil))
+	})
+}
+
+// SessionByHash returns a stored session.
+func (s *Service) SessionByHash(ctx context.Context, idHash string) (*Session, error) {
+	var ss Session
+	var stage int
+	var created, seen, expires int64
+	err := s.db.QueryRowContext(ctx, `SELECT id_hash, user_id, stage, challenge, client_addr, user_agent, created_at,
+		last_seen_at, expires_at FROM identity_sessions WHERE id_hash = ?`, idHash).Scan(&ss.IDHash, &ss.UserID, &stage,
+		&ss.Challenge, &ss.Client, &ss.UserAgent, &created, &seen, &expires)
+	if err != nil {
+		return nil, db.NotFound(err)
+	}
+	ss.Stage = web.Stage(stage)
+	ss.CreatedAt, ss.LastSeen, ss.ExpiresAt = db.Time(created), db.Time(seen), db.Time(expires)
+	return &ss, nil
+}
+
+// SetChallenge keeps WebAuthn ceremony data with the session.
+func (s *Service) SetChallenge(ctx context.Context, idHash, data string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE identity_sessions SET challenge = ? WHERE id_hash = ?`, data, idHash)
+	return err
+}
+
+// SetSessionCookie writes the session cookie: HttpOnly, SameSite=Strict,
+// Secure under TLS, and gone when the browser closes.
+func (s *Service) SetSessionCookie(w http.ResponseWriter, secret string) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: secret, Path: "/", HttpOnly: true,
+		Secure: s.set.SecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+// ClearSessionCookie removes the session cookie.
+func (s *Service) ClearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", HttpOnly: true,
+		Secure: s.set.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+}
+
+// Authenticate implements web.Authenticator: a bearer API token, or the
+// session cookie. It applies the idle timeout and the absolute lifetime,
+// and refuses users who are no longer usable.
+func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*authz.Principal, web.Stage, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return nil, web.StageNone, nil
+		}
+		p, err := s.tokenPrincipal(r.Context(), strings.TrimSpace(token))
+		if err != nil || p == nil {
+			return nil, web.StageNone, err
+		}
+		return p, web.StageFull, nil
+	}
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, web.StageNone, nil
+	}
+	return s.SessionPrincipal(r.Context(), hashSecret(c.Value), web.ClientAddr(r))
+}
+
+// SessionPrincipal checks the session with the given id hash and returns
+// who it acts as and how far it has come.
+func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (*authz.Principal, web.Stage, error) {
+	now := s.clock.Now()
+	var (
+		userID, facility                     int64
+		stage                                int
+		seen, expires, validFrom, validUntil int64
+		login, name, lang, status            string
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT s.user_id, s.stage, s.last_seen_at, s.expires_at, u.facility_id, u.login,
+		u.name, u.lang, u.status, u.valid_from, u.valid_until FROM identity_sessions s
+		JOIN identity_users u ON u.id = s.user_id WHERE s.id_hash = ?`, idHash).Scan(&userID, &stage, &seen, &expires,
+		&facility, &login, &name, &lang, &status, &validFrom, &validUntil)
+	if err != nil {
+		if db.NotFound(err) == db.ErrNotFound {
+			return nil, web.StageNone, nil
+		}
+		return nil, web.StageNone, fmt.Errorf("look up session: %w", err)
+	}
+	u := &User{ID: userID, Facility: facility, Login: login, Name: name, Lang: lang, Status: Status(status),
+		ValidFrom: db.Time(validFrom), ValidUntil: db.Time(validUntil)}
+	reason := ""
+	switch {
+	case now.Sub(db.Time(seen)) > s.set.SessionIdle:
+		reason = "idle"
+	case !now.Before(db.Time(expires)):
+		reason = "lifetime"
+	case !u.Usable(now):
+		reason = "account_unusable"
+	}
+	if reason != "" {
+		err := s.db.InTx(ctx, func(tx *db.Tx) error {
+			res, err := tx.ExecContext(ctx, `DELETE FROM identity_sessions WHERE id_hash = ?`, idHash)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // another request ended it first
+			}
+			a := Actor{UserID: u.ID, Login: u.Login, Client: client}
+			return s.audit.Record(ctx, tx, a.event("session.expired", "user:"+u.Login, "success", u.Facility,
+				map[string]string{"reason": reason}))
+		})
+		return nil, web.StageNone, err
+	}
+	// Note activity, at most every tenth of the idle timeout (and at most
+	// once a minute), so that reading a page does not write each time.
+	touch := min(s.set.SessionIdle/10, time.Minute)
+	if now.Sub(db.Time(seen)) > touch {
+		if _, err := s.db.ExecContext(ctx, `UPDATE identity_sessions SET last_seen_at = ? WHERE id_hash = ?`,
+			db.Millis(now), idHash); err != nil {
+			return nil, web.StageNone, err
+		}
+	}
+	if err := loadGrants(ctx, s.db, u); err != nil {
+		return nil, web.StageNone, err
+	}
+	p := u.Principal()
+	p.SessionID = idHash
+	return p, web.Stage(stage), nil
+}
+
+// EndSessionsOf ends every session of a user (after a password change
+// elsewhere, for example); keep is a session id hash to spare, or "".
+func (s *Service) EndSessionsOf(ctx context.Context, q db.Querier, userID int64, keep string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM identity_sessions WHERE user_id = ? AND id_hash <> ?`, userID, keep)
+	return err
+}
+
+// PurgeExpiredSessions deletes sessions past their lifetime or idle
+// timeout; a background job runs it.
+func (s *Service) PurgeExpiredSessions(ctx context.Context) (int64, error) {
+	now := s.clock.Now()
+	res, err := s.db.ExecContext(ctx, `DELETE FROM identity_sessions WHERE expires_at <= ? OR last_seen_at < ?`,
+		db.Millis(now), db.Millis(now.Add(-s.set.SessionIdle)))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

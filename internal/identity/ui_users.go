@@ -1,0 +1,3 @@
+package identity
+
+func (h *Handlers) registerUsersAdmin() {}

@@ -1,0 +1,53 @@
+package web
+
+import (
+	"net/http"
+	"sort"
+)
+
+// Card is one box of the dashboard, filled by a part with its figures.
+type Card struct {
+	ID      string
+	TitleID string
+	Access  Access
+	Order   int
+	Stats   func(r *http.Request) ([]Stat, error)
+}
+
+// Stat is one figure on a card. Level is "", "ok", "warn" or "bad".
+type Stat struct {
+	LabelID string
+	Value   string
+	Level   string
+	Link    string
+}
+
+// AddCard adds a card to the dashboard.
+func (s *Server) AddCard(c Card) {
+	s.cards = append(s.cards, c)
+	sort.SliceStable(s.cards, func(i, j int) bool { return s.cards[i].Order < s.cards[j].Order })
+}
+
+type filledCard struct {
+	ID      string
+	TitleID string
+	Stats   []Stat
+	Failed  bool
+}
+
+// Dashboard renders every card the viewer may see.
+func (s *Server) Dashboard(w http.ResponseWriter, r *http.Request) {
+	p := PrincipalOf(r)
+	var out []filledCard
+	for _, c := range s.cards {
+		if perm, ok := c.Access.Permission(); ok && !p.Can(perm) {
+			continue
+		}
+		stats, err := c.Stats(r)
+		if err != nil {
+			s.opt.Log.Error("dashboard card", "card", c.ID, "err", err)
+		}
+		out = append(out, filledCard{ID: c.ID, TitleID: c.TitleID, Stats: stats, Failed: err != nil})
+	}
+	s.Render(w, r, http.StatusOK, "web/dashboard", out)
+}
