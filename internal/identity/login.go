@@ -51,7 +51,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password, client str
 	err = s.db.QueryRowContext(ctx, `UPDATE identity_users
 		SET failed_count = CASE WHEN locked_until > 0 THEN 1 ELSE failed_count + 1 END,
 		    locked_until = CASE WHEN (CASE WHEN locked_until > 0 THEN 1 ELSE failed_count + 1 END) >= ?
-		                        THEN ? ELSE 0 END
+		                        THEN CAST(? AS BIGINT) ELSE 0 END
 		WHERE id = ? AND locked_until <= ? RETURNING failed_count, locked_until`,
 		s.set.LockoutFailures, db.Millis(now.Add(s.set.LockoutDuration)), u.ID, db.Millis(now)).Scan(&failed, &lockedUntil)
 	if errors.Is(db.NotFound(err), db.ErrNotFound) {
