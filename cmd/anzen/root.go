@@ -139,4 +139,3 @@ func newConfigCommand() *cobra.Command {
 	})
 	return c
 }
-

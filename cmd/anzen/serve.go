@@ -41,4 +41,3 @@ func newServeCommand(g *globalFlags) *cobra.Command {
 	f.BoolVar(&demo, "demo", false, "fill an empty database with a fictional hospital to explore anzen")
 	return cmd
 }
-
