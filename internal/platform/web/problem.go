@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -74,10 +75,11 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // body that is too large, not UTF-8, not JSON, of the wrong types, with
 // unknown fields or with trailing data, each with its own DecodeError.
 func DecodeJSON(r *http.Request, dst any) error {
-	ct := r.Header.Get("Content-Type")
-	if ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &DecodeError{"unsupported-media-type", http.StatusUnsupportedMediaType, "error.json_content_type",
-			fmt.Errorf("content type %q", ct)}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &DecodeError{"unsupported-media-type", http.StatusUnsupportedMediaType, "error.json_content_type",
+				fmt.Errorf("content type %q", ct)}
+		}
 	}
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -102,7 +104,9 @@ func DecodeJSON(r *http.Request, dst any) error {
 		}
 		return &DecodeError{"invalid-json", http.StatusBadRequest, "error.invalid_json", err}
 	}
-	if dec.More() {
+	// Only white space may follow. (Decoder.More would let a stray '}' or
+	// ']' through.)
+	if _, err := dec.Token(); err != io.EOF {
 		return &DecodeError{"invalid-json", http.StatusBadRequest, "error.invalid_json", errors.New("data after the JSON object")}
 	}
 	return nil
