@@ -39,8 +39,10 @@ func (s *Server) Handler() http.Handler {
 	h = cop.Handler(h)
 	h = s.limitBody(h)
 	h = s.securityHeaders(h)
-	h = s.clientAddr(h)
+	// clientAddr wraps logRequests so that the log line shows the client
+	// behind a trusted proxy, not the proxy.
 	h = s.logRequests(h)
+	h = s.clientAddr(h)
 	return h
 }
 
@@ -187,13 +189,17 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 // SafeNext returns next when it is a path on this site, else "/", so that
-// a login link cannot send a person elsewhere.
+// a login link cannot send a person elsewhere. Control characters are
+// refused anywhere: browsers drop tabs and newlines from URLs, which would
+// turn "/\t/evil.example" into "//evil.example".
 func SafeNext(next string) string {
 	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") ||
-		strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		strings.HasPrefix(next, "/\\") || strings.IndexFunc(next, isControl) >= 0 {
 		return "/"
 	}
 	return next
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 func safeNext(uri string) string { return url.QueryEscape(SafeNext(uri)) }
