@@ -21,11 +21,13 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // panic recovery, the access log of anzen itself, security headers, the
 // client address, the body limit and cross-origin (CSRF) protection.
 func (s *Server) Handler() http.Handler {
-	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		s.Problem(w, r, http.StatusNotFound, "not-found", "error.not_found", nil)
-	})
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
+	s.fallbacks.Do(func() {
+		s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+			s.Problem(w, r, http.StatusNotFound, "not-found", "error.not_found", nil)
+		})
+		s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			s.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
+		})
 	})
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

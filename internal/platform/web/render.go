@@ -121,22 +121,23 @@ type View struct {
 
 // T translates a message id; args are name/value pairs for the message.
 func (v *View) T(id string, args ...any) string {
-	var data map[string]any
-	if len(args) > 0 {
-		data = make(map[string]any, len(args)/2)
-		for i := 0; i+1 < len(args); i += 2 {
-			data[fmt.Sprint(args[i])] = args[i+1]
-		}
+	if len(args) == 0 {
+		return v.srv.opt.Catalog.T(v.Lang, id, nil)
+	}
+	data := make(map[string]any, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		data[fmt.Sprint(args[i])] = args[i+1]
 	}
 	return v.srv.opt.Catalog.T(v.Lang, id, data)
 }
 
-// Time formats t in the configured time zone; the zero time shows as "—".
+// Time formats t to the second in the configured time zone; the zero
+// time shows as "—".
 func (v *View) Time(t time.Time) string {
 	if t.IsZero() {
 		return "—"
 	}
-	return t.In(v.srv.opt.Location).Format("2006-01-02 15:04")
+	return t.In(v.srv.opt.Location).Format("2006-01-02 15:04:05")
 }
 
 // Date formats t as a date in the configured time zone.

@@ -17,6 +17,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -125,6 +126,8 @@ type Server struct {
 	pages  *pages
 	nav    []NavItem
 	cards  []Card
+
+	fallbacks sync.Once
 }
 
 // NewServer returns a server with no routes.
@@ -159,6 +162,9 @@ func (s *Server) Catalog() *i18n.Catalog { return s.opt.Catalog }
 
 // Log returns anzen's logger.
 func (s *Server) Log() *slog.Logger { return s.opt.Log }
+
+// Location is the time zone pages show times in.
+func (s *Server) Location() *time.Location { return s.opt.Location }
 
 // TLS reports whether anzen serves HTTPS itself.
 func (s *Server) TLS() bool { return s.opt.TLS }
