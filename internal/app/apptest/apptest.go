@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -36,7 +38,7 @@ var Dialects = []string{"sqlite", "postgres"}
 type Env struct {
 	App    *app.App
 	Server *httptest.Server
-	URL    string
+	URL    string // http://localhost:PORT, the configured public URL
 	Clock  *clock.Frozen
 	Web    *web.Server
 	// Facility is the id of the first facility, made at bootstrap.
@@ -64,6 +66,13 @@ func New(t testing.TB, dialect string, opts ...Option) *Env {
 	default:
 		t.Fatalf("apptest: unknown dialect %q", dialect)
 	}
+	// Listen first, so that the public URL (WebAuthn's origin) names the
+	// real port; "localhost", since WebAuthn refuses IP addresses.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("apptest: listen: %v", err)
+	}
+	cfg.PublicURL = fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -86,9 +95,12 @@ func New(t testing.TB, dialect string, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("apptest: handler: %v", err)
 	}
-	hs := httptest.NewServer(h)
+	hs := httptest.NewUnstartedServer(h)
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &Env{App: a, Server: hs, URL: hs.URL, Clock: clk, Web: srv}
+	e := &Env{App: a, Server: hs, URL: cfg.PublicURL, Clock: clk, Web: srv}
 	for _, line := range strings.Split(out.String(), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "password: "); ok {
 			e.AdminPassword = v
