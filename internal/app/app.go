@@ -67,6 +67,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 		return nil, err
 	}
 	a.Identity.OnLogin(a.forgetInitialPassword)
+	if err := a.recordConfiguration(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("record configuration: %w", err)
+	}
 	a.Catalog = i18n.New()
 	for _, loc := range catalogs() {
 		if err := a.Catalog.Add(loc); err != nil {
