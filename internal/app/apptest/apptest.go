@@ -55,6 +55,13 @@ type Option func(*config.Config)
 // when the test moves it. The failure delay is 0 unless an option sets it.
 func New(t testing.TB, dialect string, opts ...Option) *Env {
 	t.Helper()
+	return NewWithLog(t, dialect, nil, opts...)
+}
+
+// NewWithLog is New with anzen's own log written to logOut at debug level
+// (for tests that read what anzen logs); nil discards it.
+func NewWithLog(t testing.TB, dialect string, logOut io.Writer, opts ...Option) *Env {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.FailureDelay = 0
@@ -78,7 +85,10 @@ func New(t testing.TB, dialect string, opts ...Option) *Env {
 	}
 	clk := clock.NewFrozen(time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
+	switch {
+	case logOut != nil:
+		log = slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case testing.Verbose():
 		log = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	ctx := context.Background()
