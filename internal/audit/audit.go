@@ -230,50 +230,9 @@ func (l *Log) Search(ctx context.Context, f Filter) (entries []Entry, next int64
 	}
 	limit = min(limit, MaxLimit)
 
-	var where []string
-	var args []any
-	if !f.AllFacilities {
-		// Facility 0 means "no facility"; it is never a scope of its own.
-		ids := slices.DeleteFunc(slices.Clone(f.Facilities), func(id int64) bool { return id <= 0 })
-		if len(ids) == 0 {
-			return []Entry{}, 0, nil
-		}
-		where = append(where, "facility_id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+")")
-		for _, id := range ids {
-			args = append(args, id)
-		}
-	}
-	if !f.From.IsZero() {
-		where, args = append(where, "at >= ?"), append(args, db.Millis(f.From))
-	}
-	if !f.To.IsZero() {
-		where, args = append(where, "at < ?"), append(args, db.Millis(f.To))
-	}
-	if f.ActorLogin != "" {
-		where, args = append(where, "actor_login = ?"), append(args, f.ActorLogin)
-	}
-	if f.Action != "" {
-		if strings.HasSuffix(f.Action, ".") {
-			// substr counts characters on both databases, as RuneCount does.
-			where = append(where, "substr(action, 1, ?) = ?")
-			args = append(args, utf8.RuneCountInString(f.Action), f.Action)
-		} else {
-			where, args = append(where, "action = ?"), append(args, f.Action)
-		}
-	}
-	if f.Outcome != "" {
-		where, args = append(where, "outcome = ?"), append(args, f.Outcome)
-	}
-	if f.Target != "" {
-		if l.db.Dialect() == db.Postgres {
-			where = append(where, "strpos(target, ?) > 0")
-		} else {
-			where = append(where, "instr(target, ?) > 0")
-		}
-		args = append(args, f.Target)
-	}
-	if f.ClientAddr != "" {
-		where, args = append(where, "client_addr = ?"), append(args, f.ClientAddr)
+	where, args, none := l.conditions(f)
+	if none {
+		return []Entry{}, 0, nil
 	}
 	if f.Before > 0 {
 		where, args = append(where, "id < ?"), append(args, f.Before)
@@ -325,4 +284,71 @@ func scanEntry(rows *sql.Rows) (Entry, error) {
 		}
 	}
 	return e, nil
+}
+
+// conditions turns a filter into SQL conditions and their arguments; none
+// reports a scope that can match nothing.
+func (l *Log) conditions(f Filter) (where []string, args []any, none bool) {
+	if !f.AllFacilities {
+		// Facility 0 means "no facility"; it is never a scope of its own.
+		ids := slices.DeleteFunc(slices.Clone(f.Facilities), func(id int64) bool { return id <= 0 })
+		if len(ids) == 0 {
+			return nil, nil, true
+		}
+		where = append(where, "facility_id IN ("+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+")")
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	if !f.From.IsZero() {
+		where, args = append(where, "at >= ?"), append(args, db.Millis(f.From))
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "at < ?"), append(args, db.Millis(f.To))
+	}
+	if f.ActorLogin != "" {
+		where, args = append(where, "actor_login = ?"), append(args, f.ActorLogin)
+	}
+	if f.Action != "" {
+		if strings.HasSuffix(f.Action, ".") {
+			// substr counts characters on both databases, as RuneCount does.
+			where = append(where, "substr(action, 1, ?) = ?")
+			args = append(args, utf8.RuneCountInString(f.Action), f.Action)
+		} else {
+			where, args = append(where, "action = ?"), append(args, f.Action)
+		}
+	}
+	if f.Outcome != "" {
+		where, args = append(where, "outcome = ?"), append(args, f.Outcome)
+	}
+	if f.Target != "" {
+		if l.db.Dialect() == db.Postgres {
+			where = append(where, "strpos(target, ?) > 0")
+		} else {
+			where = append(where, "instr(target, ?) > 0")
+		}
+		args = append(args, f.Target)
+	}
+	if f.ClientAddr != "" {
+		where, args = append(where, "client_addr = ?"), append(args, f.ClientAddr)
+	}
+	return where, args, false
+}
+
+// Count returns how many events f selects (Before and Limit are ignored).
+func (l *Log) Count(ctx context.Context, f Filter) (int, error) {
+	f.Before = 0
+	where, args, none := l.conditions(f)
+	if none {
+		return 0, nil
+	}
+	q := "SELECT COUNT(*) FROM audit_security_events"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	var n int
+	if err := l.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count security events: %w", err)
+	}
+	return n, nil
 }

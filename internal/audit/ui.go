@@ -41,16 +41,6 @@ var actionGroups = []string{"login.", "password.", "user.", "role.", "mfa.", "to
 // ExportMaxRows is the most events one CSV export holds.
 const ExportMaxRows = 100000
 
-// displayZone is where a date typed into the filter begins and ends.
-// web.Server does not tell its time zone, so this is anzen's default
-// (Asia/Tokyo; Japan keeps no summer time, so the fixed zone is exact).
-var displayZone = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Tokyo"); err == nil {
-		return loc
-	}
-	return time.FixedZone("JST", 9*60*60)
-}()
-
 type handlers struct {
 	srv *web.Server
 	log *Log
@@ -66,12 +56,13 @@ func Register(srv *web.Server, l *Log) error {
 	if err := srv.AddPages("audit", pages); err != nil {
 		return fmt.Errorf("audit pages: %w", err)
 	}
-	h := &handlers{srv: srv, log: l, loc: displayZone}
+	h := &handlers{srv: srv, log: l, loc: srv.Location()}
 	read := web.Perm(PermRead)
 	srv.Handle(http.MethodGet, "/api/v1/audit/security-events", read, h.apiSearch)
 	srv.Handle(http.MethodGet, "/audit/security-events", read, h.page)
 	srv.Handle(http.MethodGet, "/audit/security-events.csv", read, h.exportCSV)
 	srv.AddNav(web.NavItem{Path: "/audit/security-events", LabelID: "nav.security_events", Access: read, Order: 80})
+	srv.AddCard(web.Card{ID: "security-events", TitleID: "audit.card.title", Access: read, Order: 20, Stats: h.card})
 	return nil
 }
 
