@@ -217,8 +217,9 @@ func WithPrincipal(r *http.Request, p *authz.Principal) *http.Request {
 func (s *Server) guard(rt Route, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Access.IsPublic() {
-			if s.auth != nil {
-				// Public pages still show who is signed in, when someone is.
+			// Public pages still show who is signed in; assets and the API
+			// need not look the session up.
+			if s.auth != nil && !rt.API() && !strings.HasPrefix(rt.Pattern, "/static/") {
 				if p, st, err := s.auth.Authenticate(w, r); err == nil && st == StageFull {
 					r = WithPrincipal(r, p)
 				}

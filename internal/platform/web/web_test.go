@@ -510,6 +510,7 @@ func TestGuard_AccessLevels(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	}
 	srv.Handle("GET", "/api/public", web.Public, ok)
+	srv.Handle("GET", "/public", web.Public, ok)
 	srv.Handle("GET", "/api/pending", web.Pending, ok)
 	srv.Handle("GET", "/api/me", web.SignedIn, ok)
 	srv.Handle("GET", "/api/read", web.Perm(permRead), ok)
@@ -533,11 +534,16 @@ func TestGuard_AccessLevels(t *testing.T) {
 		wantLocation          string // for page redirects
 		wantPrincipal         bool   // the handler sees a principal
 	}{
-		// Public: anyone; the principal shows only for a full session.
+		// Public: anyone; a public page sees the principal of a full
+		// session, a public API route never looks it up.
 		{"GET", "/api/public", "", pass, "", "", false},
 		{"GET", "/api/public", "pending", pass, "", "", false},
-		{"GET", "/api/public", "staff", pass, "", "", true},
+		{"GET", "/api/public", "staff", pass, "", "", false},
 		{"GET", "/api/public", "broken", pass, "", "", false},
+		{"GET", "/public", "", pass, "", "", false},
+		{"GET", "/public", "pending", pass, "", "", false},
+		{"GET", "/public", "staff", pass, "", "", true},
+		{"GET", "/public", "broken", pass, "", "", false},
 		// Pending: part-way and full sessions.
 		{"GET", "/api/pending", "", unauth, "unauthenticated", "", false},
 		{"GET", "/api/pending", "pending", pass, "", "", true},
