@@ -1,0 +1,74 @@
+package browsertest
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestUntranslated_MatchesBracketedMessageIDsOnly(t *testing.T) {
+	tests := []struct {
+		text string
+		want bool
+	}{
+		{"<h1>[login.title]</h1>", true},
+		{`<p title="[error.not_found]">`, true},
+		{"[password.rules.length]", true},
+		{"<h1>ログイン</h1>", false},
+		{"[1.2]", false},
+		{"arr[0]", false},
+		{"[Sign in]", false},
+		{"[dashboard]", false},
+	}
+	for _, tt := range tests {
+		if got := untranslated.MatchString(tt.text); got != tt.want {
+			t.Errorf("untranslated.MatchString(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
+
+// TestBrowser_SeesCSPViolationsAndDrivesForms runs the helpers against a
+// small page: a form that goes to a second page, and an inline script that
+// the page's policy blocks.
+func TestBrowser_SeesCSPViolationsAndDrivesForms(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'")
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="ja"><head><title>始め</title></head><body>
+<h1 id="h">始め</h1><script>document.title = "inline ran";</script>
+<form method="post" action="/next"><input id="name" name="name"><select id="lang" name="lang">
+<option value="ja">日本語</option><option value="en">English</option></select>
+<button id="go" type="submit">送信</button></form></body></html>`))
+	})
+	mux.HandleFunc("POST /next", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html><head><title>次</title></head><body><h1 id="h">` +
+			r.PostFormValue("name") + " " + r.PostFormValue("lang") + `</h1><ul id="l"><li>a</li><li>b</li></ul></body></html>`))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b := New(t, srv.URL)
+	b.Open("/")
+	b.Wait("#h")
+	if got := b.Title(); got != "始め" {
+		t.Errorf("title = %q, want 始め: the inline script must have been blocked", got)
+	}
+	b.Fill("#name", "看護師")
+	b.Select("#lang", "en")
+	b.Submit("#go")
+	b.Wait("#l")
+	if got := b.Text("#h"); got != "看護師 en" {
+		t.Errorf("second page heading = %q, want %q", got, "看護師 en")
+	}
+	if n := b.Count("#l li"); n != 2 {
+		t.Errorf("Count(#l li) = %d, want 2", n)
+	}
+	if p := b.Path(); p != "/next" {
+		t.Errorf("Path() = %q, want /next", p)
+	}
+	if v := b.TakeCSPViolations(); len(v) == 0 {
+		t.Error("the blocked inline script was not reported as a CSP violation")
+	}
+}
