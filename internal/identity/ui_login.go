@@ -30,6 +30,8 @@ func Register(srv *web.Server, svc *Service, loginRatePerMin int) error {
 	h.registerSettings()
 	h.registerAPI()
 	h.registerAdmin()
+	srv.AddStatic("identity", staticFS())
+	h.registerWebAuthn()
 	return nil
 }
 
