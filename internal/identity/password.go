@@ -56,18 +56,15 @@ var errBadHash = errors.New("stored password hash is not a valid argon2id PHC st
 // Verify reports whether password matches the PHC string phc.
 func (h *hasher) Verify(phc, password string) (bool, error) {
 	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, errBadHash
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return false, errBadHash
 	}
 	var m uint32
 	var t uint32
 	var p uint8
+	// Sscanf ignores what follows the last number; the round trip does not.
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || m == 0 || t == 0 || p == 0 ||
-		m > 1<<21 || t > 64 {
+		m > 1<<21 || t > 64 || parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", m, t, p) {
 		return false, errBadHash
 	}
 	b64 := base64.RawStdEncoding

@@ -142,16 +142,21 @@ func (s *Service) Tokens(ctx context.Context) ([]*Token, error) {
 	return out, rows.Err()
 }
 
-// RevokeToken makes a token unusable at once.
+// RevokeToken makes a token unusable at once; revoking a revoked token
+// changes nothing.
 func (s *Service) RevokeToken(ctx context.Context, by Actor, id int64) error {
 	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM identity_tokens WHERE id = ?`, id))
 	if err != nil {
 		return err
 	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE identity_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`,
-			db.Millis(s.clock.Now()), id); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE identity_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`,
+			db.Millis(s.clock.Now()), id)
+		if err != nil {
 			return fmt.Errorf("revoke token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // revoked before: nothing changes, nothing to record
 		}
 		return s.audit.Record(ctx, tx, by.event("token.revoke", fmt.Sprintf("token:%d:%s", t.ID, t.Name), "success",
 			t.Facility, nil))

@@ -75,7 +75,7 @@ func (s *Service) CreateUser(ctx context.Context, by Actor, nu NewUser) (*User, 
 	u := &User{Facility: nu.Facility, Login: strings.TrimSpace(nu.Login), Name: strings.TrimSpace(nu.Name),
 		NameKana: strings.TrimSpace(nu.NameKana), Department: strings.TrimSpace(nu.Department),
 		Profession: nu.Profession, Status: Active, ValidFrom: nu.ValidFrom, ValidUntil: nu.ValidUntil,
-		Grants: nu.Grants, MustChangePassword: true}
+		Grants: normalizeGrants(nu.Grants), MustChangePassword: true}
 	var ve ValidationError
 	s.validateUser(ctx, &ve, u.Login, true, u)
 	password := nu.Password
@@ -173,7 +173,7 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, id int64, ch UserCha
 	u := *old
 	u.Name, u.NameKana, u.Department = strings.TrimSpace(ch.Name), strings.TrimSpace(ch.NameKana), strings.TrimSpace(ch.Department)
 	u.Profession, u.Status, u.ValidFrom, u.ValidUntil = ch.Profession, ch.Status, ch.ValidFrom, ch.ValidUntil
-	u.Facility, u.Grants = ch.Facility, ch.Grants
+	u.Facility, u.Grants = ch.Facility, normalizeGrants(ch.Grants)
 	if ch.Lang != "" {
 		u.Lang = ch.Lang
 	}
@@ -185,7 +185,7 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, id int64, ch UserCha
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
-	rolesChanged := grantsText(old.Grants) != grantsText(normalizeGrants(u.Grants))
+	rolesChanged := grantsText(old.Grants) != grantsText(u.Grants)
 	statusChanged := old.Status != u.Status
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE identity_users SET name = ?, name_kana = ?, department = ?,
