@@ -307,6 +307,10 @@ func (h *Handlers) settingsWebAuthnFinish(w http.ResponseWriter, r *http.Request
 }
 
 func (h *Handlers) settingsWebAuthnRemove(w http.ResponseWriter, r *http.Request) {
+	if p := web.PrincipalOf(r); p.SessionID == "" || p.TokenID != 0 {
+		h.srv.ErrorPage(w, r, http.StatusBadRequest, "webauthn.error.not_a_session")
+		return
+	}
 	u, ok := h.me(w, r)
 	if !ok {
 		return

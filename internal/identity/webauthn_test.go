@@ -514,6 +514,10 @@ func TestWebAuthn_RoutesRefuseWrongStepAndBadInput(t *testing.T) {
 					wantProblem(t, status, body, tc.status, tc.problem)
 				})
 			}
+			resp := e.Do(t, program, "POST", "/settings/webauthn/1/remove", "")
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("key removal by an API token: %d, want 400\n%s", resp.StatusCode, body)
+			}
 			// A credential that is no credential is refused, and uses up
 			// its ceremony.
 			begin(t, e, pendingEnrol, "/login/enrol/webauthn/begin")
