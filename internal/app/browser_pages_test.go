@@ -86,7 +86,8 @@ func visitAll(t *testing.T, b *browsertest.Browser, start []string, lang string)
 }
 
 // TestBrowser_EveryPageIsTranslatedAndKeepsToTheCSP signs the first
-// administrator in through the English sign-in steps, then walks every page
+// administrator in from an English browser through the English sign-in
+// steps, then walks every page
 // reachable from the routes and their links, in English and in Japanese.
 // Each page must answer, name its language, show no untranslated message
 // id, and break no Content-Security-Policy rule (no inline script or style).
@@ -95,7 +96,13 @@ func TestBrowser_EveryPageIsTranslatedAndKeepsToTheCSP(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			e := apptest.New(t, d)
 			e.CreateUser(t, "nurse01", true)
-			b := browsertest.New(t, e.URL)
+			// A browser set to English gets English before anyone signs in.
+			b := browsertest.New(t, e.URL, browsertest.AcceptLanguage("en-US,en"))
+			b.Open("/login")
+			b.Wait("#login-form")
+			if got := b.Attr("html", "lang"); got != "en" {
+				t.Errorf("an English browser gets <html lang=%q> on /login, want en", got)
+			}
 			firstAdminLogin(t, e, b, "en")
 
 			start := pageRoutes(e)

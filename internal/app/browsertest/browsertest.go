@@ -35,6 +35,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
 	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
@@ -96,9 +97,10 @@ type options struct {
 	acceptLang string
 }
 
-// AcceptLanguage sets the languages the browser asks for (its
-// Accept-Language header), such as "en-US,en". The default is "ja", as on
-// the computers of a Japanese hospital.
+// AcceptLanguage sets the languages the browser asks for, most wanted
+// first, such as "en-US,en" (Chromium's --accept-lang: no q-values; it
+// adds them to the Accept-Language header itself). The default is "ja", as
+// on the computers of a Japanese hospital.
 func AcceptLanguage(langs string) Option { return func(o *options) { o.acceptLang = langs } }
 
 // New starts Chromium for t with a fresh profile and opens a tab on
@@ -358,6 +360,37 @@ func (b *Browser) Wait(sel string) {
 	b.CheckTranslated()
 }
 
+// WaitOrError is Wait for a page that a script loads (after Leave and a
+// click), that stops the test at once with the message when errSel shows
+// on the page that was left instead, as a script's error box does.
+func (b *Browser) WaitOrError(sel, errSel string) {
+	b.t.Helper()
+	s, _ := json.Marshal(errSel)
+	probe := fmt.Sprintf(`(() => { if (!document.documentElement.hasAttribute(%q)) return "loaded";
+		const e = document.querySelector(%s);
+		return e && !e.hidden && e.textContent.trim() ? "error: " + e.textContent.trim() : ""; })()`, leftAttr, s)
+	ctx, cancel := b.Context()
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		// An evaluation fails while the next page replaces this one: try again.
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[string](probe))
+		if st == "loaded" {
+			b.Wait(sel)
+			return
+		}
+		if st != "" {
+			b.t.Fatalf("browsertest: waiting for %s, %s showed %s on %s", sel, errSel, st, b.location())
+		}
+		select {
+		case <-ctx.Done():
+			b.t.Fatalf("browsertest: wait for %s on %s: %v", sel, b.location(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // Text returns the visible text of sel, trimmed, once it is visible.
 func (b *Browser) Text(sel string) string {
 	b.t.Helper()
@@ -419,6 +452,46 @@ func (b *Browser) CheckTranslated() {
 	if m := untranslated.FindAllString(b.HTML(), 5); len(m) > 0 {
 		b.t.Errorf("browsertest: %s shows untranslated messages %v", b.location(), m)
 	}
+}
+
+// AddVirtualAuthenticator turns on Chrome's virtual WebAuthn environment
+// for the tab and adds an authenticator that acts as a passkey store built
+// into the device: CTAP2 over the internal transport, resident keys, user
+// verification that succeeds, and presence confirmed without a touch. It
+// returns the authenticator's id.
+func (b *Browser) AddVirtualAuthenticator() webauthn.AuthenticatorID {
+	b.t.Helper()
+	off := false
+	var id webauthn.AuthenticatorID
+	b.do("add a virtual authenticator", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, webauthn.Enable, webauthn.EnableParams{EnableUI: &off}); err != nil {
+			return err
+		}
+		res, err := cdp.Call(ctx, t, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+			Options: &webauthn.VirtualAuthenticatorOptions{
+				Protocol:                    webauthn.AuthenticatorProtocolCtap2,
+				Transport:                   webauthn.AuthenticatorTransportInternal,
+				HasResidentKey:              true,
+				HasUserVerification:         true,
+				IsUserVerified:              true,
+				AutomaticPresenceSimulation: true,
+			}})
+		id = res.AuthenticatorID
+		return err
+	}))
+	return id
+}
+
+// Credentials returns the credentials the virtual authenticator id holds.
+func (b *Browser) Credentials(id webauthn.AuthenticatorID) []*webauthn.Credential {
+	b.t.Helper()
+	var out []*webauthn.Credential
+	b.do("read the authenticator's credentials", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		res, err := cdp.Call(ctx, t, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: id})
+		out = res.Credentials
+		return err
+	}))
+	return out
 }
 
 // TakeCSPViolations returns the Content-Security-Policy violations seen so
