@@ -283,14 +283,20 @@ var ErrLastFactor = errors.New("the last second factor of a user who must have o
 
 // RemoveTOTP removes the user's own TOTP factor.
 func (s *Service) RemoveTOTP(ctx context.Context, by Actor, u *User) error {
-	f, err := s.factorsOf(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	if s.MFARequired(u) && f.WebAuthn == 0 {
-		return ErrLastFactor
-	}
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
+		// Lock the user's row first, so that two removals at once cannot
+		// both see another factor left.
+		if err := lockFactors(ctx, tx, u.ID, s.clock.Now()); err != nil {
+			return err
+		}
+		var keys int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM identity_webauthn WHERE user_id = ?`, u.ID).
+			Scan(&keys); err != nil {
+			return err
+		}
+		if s.MFARequired(u) && keys == 0 {
+			return ErrLastFactor
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM identity_totp WHERE user_id = ?`, u.ID); err != nil {
 			return err
 		}

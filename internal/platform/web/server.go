@@ -250,6 +250,12 @@ func (s *Server) guard(rt Route, h http.HandlerFunc) http.Handler {
 			return
 		}
 		r = WithPrincipal(r, p)
+		// An API token is a program, not a person: it may call the API,
+		// never a page (settings, forms).
+		if p.TokenID != 0 && !rt.API() {
+			s.deny(w, r, rt, http.StatusForbidden)
+			return
+		}
 		if perm, ok := rt.Access.Permission(); ok && !p.Can(perm) {
 			s.deny(w, r, rt, http.StatusForbidden)
 			return

@@ -568,6 +568,9 @@ func TestGuard_AccessLevels(t *testing.T) {
 		{"GET", "/read", "", redirect, "", "/login?next=%2Fread", false},
 		{"GET", "/read", "vendor", forbidden, "", "", false},
 		{"GET", "/read", "admin", pass, "", "", true},
+		// An API token may call the API, never a page, even with the permission.
+		{"GET", "/read", "token", forbidden, "", "", false},
+		{"GET", "/me", "token", forbidden, "", "", false},
 		{"POST", "/write", "", redirect, "", "/login", false},
 		{"POST", "/write", "staff", forbidden, "", "", false},
 	}
