@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -42,13 +43,25 @@ func codeFor(t *testing.T, e *apptest.Env, secret string) string {
 	return code
 }
 
-// wrongCode returns a six-digit code that differs from code in every digit.
-func wrongCode(code string) string {
-	b := []byte(code)
-	for i := range b {
-		b[i] = '0' + (b[i]-'0'+5)%10
+// wrongCode returns a six-digit code that anzen cannot accept for secret
+// now: it differs from the codes of the current step and of the steps on
+// either side, which anzen allows for clock drift.
+func wrongCode(t *testing.T, e *apptest.Env, secret string) string {
+	t.Helper()
+	valid := map[string]bool{}
+	for _, d := range []time.Duration{-30 * time.Second, 0, 30 * time.Second} {
+		c, err := totp.GenerateCodeCustom(secret, e.Clock.Now().Add(d),
+			totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid[c] = true
 	}
-	return string(b)
+	for n := 0; ; n += 111111 {
+		if c := fmt.Sprintf("%06d", n%1000000); !valid[c] {
+			return c
+		}
+	}
 }
 
 // signIn fills the login form and sends it.
@@ -156,7 +169,7 @@ func TestBrowser_LoginWithTOTPRefusesWrongAndReusedCodes(t *testing.T) {
 
 			b.Wait("#totp-form")
 			code := e.Code(t, u)
-			b.Fill("#code", wrongCode(code))
+			b.Fill("#code", wrongCode(t, e, u.TOTPSecret))
 			b.Submit("#totp-submit")
 			b.Wait("#mfa-error")
 			expectText(t, b, "#mfa-error", msg(t, e, "ja", "login.error.second_factor"))

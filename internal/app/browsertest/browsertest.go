@@ -7,10 +7,11 @@
 // a screenshot behind. Every step waits for what it needs (a selector, a new
 // page) instead of sleeping, under a per-step and a per-test deadline.
 //
-// The browser is watched for two faults that a page can hide from an HTTP
-// test: Content-Security-Policy violations (an inline script or style that
-// the policy blocks) and uncaught JavaScript exceptions. Either fails the
-// test when it ends. Every page reached through Wait is also checked for an
+// The browser is watched for faults that a page can hide from an HTTP test:
+// Content-Security-Policy violations (an inline script or style that the
+// policy blocks) and other security refusals (a script served with the
+// wrong type), uncaught JavaScript exceptions, and an asset under /static/
+// that did not load. Each fails the test when it ends. Every page reached through Wait is also checked for an
 // untranslated message, which the i18n catalog renders as "[message.id]".
 //
 // Chromium is found through ANZEN_TEST_CHROMIUM or as chromium on PATH.
@@ -85,8 +86,8 @@ type Browser struct {
 	deadline time.Time
 
 	mu       sync.Mutex
-	csp      []string // Content-Security-Policy violations seen
-	thrown   []string // uncaught exceptions seen
+	csp      []string // security refusals: Content-Security-Policy violations, blocked MIME types
+	faults   []string // uncaught exceptions, assets under /static/ that did not load
 	messages []string // other console and log errors, logged on failure
 }
 
@@ -106,7 +107,7 @@ func AcceptLanguage(langs string) Option { return func(o *options) { o.acceptLan
 // New starts Chromium for t with a fresh profile and opens a tab on
 // baseURL (for example apptest's Env.URL). The browser is stopped when the
 // test ends; a test that failed leaves a screenshot of the tab, and a
-// Content-Security-Policy violation or an uncaught exception fails the test.
+// security refusal, an uncaught exception or a missing asset fails the test.
 func New(t testing.TB, baseURL string, opts ...Option) *Browser {
 	t.Helper()
 	o := options{acceptLang: "ja"}
@@ -156,13 +157,22 @@ func New(t testing.TB, baseURL string, opts ...Option) *Browser {
 
 // listen runs in chromedp's event loop: it only records.
 func (b *Browser) listen(ev any) {
-	var msg string
+	var csp, fault, other string
 	switch ev := ev.(type) {
 	case *log.EventEntryAdded:
-		if ev.Entry == nil || ev.Entry.Level != log.EntryLevelError {
+		e := ev.Entry
+		if e == nil || e.Level != log.EntryLevelError {
 			return
 		}
-		msg = fmt.Sprintf("log %s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+		msg := fmt.Sprintf("%s (%s)", e.Text, e.URL)
+		switch {
+		case e.Source == log.EntrySourceSecurity || strings.Contains(e.Text, "Content Security Policy"):
+			csp = msg
+		case e.Source == log.EntrySourceNetwork && b.ownAsset(e.URL):
+			fault = "asset did not load: " + msg
+		default:
+			other = string(e.Source) + ": " + msg
+		}
 	case *runtime.EventConsoleAPICalled:
 		if ev.Type != runtime.ConsoleAPICalledTypeError {
 			return
@@ -175,7 +185,9 @@ func (b *Browser) listen(ev any) {
 				parts = append(parts, a.Description)
 			}
 		}
-		msg = "console.error: " + strings.Join(parts, " ")
+		if other = "console.error: " + strings.Join(parts, " "); strings.Contains(other, "Content Security Policy") {
+			csp, other = other, ""
+		}
 	case *runtime.EventExceptionThrown:
 		d := ev.ExceptionDetails
 		if d == nil {
@@ -185,33 +197,39 @@ func (b *Browser) listen(ev any) {
 		if d.Exception != nil && d.Exception.Description != "" {
 			text += " " + d.Exception.Description
 		}
-		b.mu.Lock()
-		b.thrown = append(b.thrown, fmt.Sprintf("%s at %s:%d", text, d.URL, d.LineNumber+1))
-		b.mu.Unlock()
-		return
+		fault = fmt.Sprintf("uncaught JavaScript exception: %s at %s:%d", text, d.URL, d.LineNumber+1)
 	default:
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if strings.Contains(msg, "Content Security Policy") {
-		b.csp = append(b.csp, msg)
-		return
+	switch {
+	case csp != "":
+		b.csp = append(b.csp, csp)
+	case fault != "":
+		b.faults = append(b.faults, fault)
+	case other != "":
+		b.messages = append(b.messages, other)
 	}
-	b.messages = append(b.messages, msg)
 }
 
-// finish runs when the test ends: a screenshot when it failed, and a
-// failure for every CSP violation or uncaught exception.
+// ownAsset reports whether u is one of anzen's embedded assets.
+func (b *Browser) ownAsset(u string) bool {
+	p, err := url.Parse(u)
+	return err == nil && p.Host == b.base.Host && strings.HasPrefix(p.Path, "/static/")
+}
+
+// finish runs when the test ends: a failure for every security refusal
+// and every fault, and a screenshot when the test failed.
 func (b *Browser) finish() {
 	b.mu.Lock()
-	csp, thrown, messages := b.csp, b.thrown, b.messages
+	csp, faults, messages := b.csp, b.faults, b.messages
 	b.mu.Unlock()
 	for _, m := range csp {
-		b.t.Errorf("browsertest: Content-Security-Policy violation: %s", m)
+		b.t.Errorf("browsertest: the browser refused for security (Content-Security-Policy or the like): %s", m)
 	}
-	for _, m := range thrown {
-		b.t.Errorf("browsertest: uncaught JavaScript exception: %s", m)
+	for _, m := range faults {
+		b.t.Errorf("browsertest: %s", m)
 	}
 	if !b.t.Failed() {
 		return
@@ -494,8 +512,9 @@ func (b *Browser) Credentials(id webauthn.AuthenticatorID) []*webauthn.Credentia
 	return out
 }
 
-// TakeCSPViolations returns the Content-Security-Policy violations seen so
-// far and forgets them, for a test that provokes one on purpose.
+// TakeCSPViolations returns the security refusals (Content-Security-Policy
+// violations and the like) seen so far and forgets them, for a test that
+// checks them page by page or provokes one on purpose.
 func (b *Browser) TakeCSPViolations() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()

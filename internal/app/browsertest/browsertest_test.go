@@ -3,6 +3,7 @@ package browsertest
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -27,16 +28,21 @@ func TestUntranslated_MatchesBracketedMessageIDsOnly(t *testing.T) {
 	}
 }
 
-// TestBrowser_SeesCSPViolationsAndDrivesForms runs the helpers against a
-// small page: a form that goes to a second page, and an inline script that
-// the page's policy blocks.
-func TestBrowser_SeesCSPViolationsAndDrivesForms(t *testing.T) {
+// TestBrowser_SeesSecurityRefusalsAndDrivesForms runs the helpers against a
+// small page: a form that goes to a second page, an inline script that the
+// page's policy blocks, and a script served as HTML that nosniff blocks.
+func TestBrowser_SeesSecurityRefusalsAndDrivesForms(t *testing.T) {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /static/wrong-type.js", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		_, _ = w.Write([]byte("<p>not a script</p>"))
+	})
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'")
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<!doctype html><html lang="ja"><head><title>始め</title></head><body>
-<h1 id="h">始め</h1><script>document.title = "inline ran";</script>
+<h1 id="h">始め</h1><script>document.title = "inline ran";</script><script src="/static/wrong-type.js"></script>
 <form method="post" action="/next"><input id="name" name="name"><select id="lang" name="lang">
 <option value="ja">日本語</option><option value="en">English</option></select>
 <button id="go" type="submit">送信</button></form></body></html>`))
@@ -68,7 +74,11 @@ func TestBrowser_SeesCSPViolationsAndDrivesForms(t *testing.T) {
 	if p := b.Path(); p != "/next" {
 		t.Errorf("Path() = %q, want /next", p)
 	}
-	if v := b.TakeCSPViolations(); len(v) == 0 {
-		t.Error("the blocked inline script was not reported as a CSP violation")
+	v := strings.Join(b.TakeCSPViolations(), "\n")
+	if !strings.Contains(v, "Content Security Policy") {
+		t.Errorf("the blocked inline script was not reported; refusals seen:\n%s", v)
+	}
+	if !strings.Contains(v, "MIME type") {
+		t.Errorf("the script served as HTML was not reported; refusals seen:\n%s", v)
 	}
 }
