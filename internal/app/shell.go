@@ -30,6 +30,7 @@ func (a *App) registerShell(srv *web.Server) {
 	srv.Handle("GET", "/{$}", web.Perm(identity.PermDashboard), srv.Dashboard)
 	srv.AddNav(web.NavItem{Path: "/", LabelID: "nav.dashboard", Access: web.Perm(identity.PermDashboard), Order: 0})
 	srv.Handle("GET", "/healthz", web.Public, a.healthz)
+	a.registerOpenAPI(srv)
 	if a.Cfg.Metrics {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

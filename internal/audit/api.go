@@ -38,8 +38,9 @@ func (e *paramError) Error() string { return "parameter " + e.Param + ": " + e.E
 func parseFilter(q url.Values, dates bool, loc *time.Location) (Filter, *paramError) {
 	var f Filter
 	for _, name := range filterParams {
-		if v := q.Get(name); !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxFieldLen {
-			return f, &paramError{name, fmt.Errorf("longer than %d characters or not UTF-8", MaxFieldLen)}
+		// PostgreSQL refuses a NUL in a query parameter, and no event has one.
+		if v := q.Get(name); !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxFieldLen || strings.ContainsRune(v, 0) {
+			return f, &paramError{name, fmt.Errorf("longer than %d characters, not UTF-8 or with a NUL character", MaxFieldLen)}
 		}
 	}
 	var err error

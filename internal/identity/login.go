@@ -33,7 +33,9 @@ const (
 func (s *Service) CheckPassword(ctx context.Context, login, password, client string) (*User, error) {
 	now := s.clock.Now()
 	typed := clip(login, 64)
-	if password == "" || utf8.RuneCountInString(password) > MaxPasswordLength || !utf8.ValidString(login) {
+	// A NUL can be in no login, and PostgreSQL refuses it in a query.
+	if password == "" || utf8.RuneCountInString(password) > MaxPasswordLength || !utf8.ValidString(login) ||
+		strings.ContainsRune(login, 0) {
 		return nil, s.failed(ctx, nil, typed, client, "malformed")
 	}
 	u, err := s.UserByLogin(ctx, login)
