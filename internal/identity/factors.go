@@ -77,28 +77,51 @@ type TOTPEnrolment struct {
 // The URL is made here from a PNG, so it is safe to mark as trusted.
 func (e *TOTPEnrolment) QRImage() template.URL { return template.URL(e.QRData) }
 
-// BeginTOTP makes a new TOTP secret for the user, replacing an unconfirmed
-// one. It is not in force until ConfirmTOTP accepts a code from it.
+// totpPendingLifetime is how long an enrolment shows the same secret
+// before a new one is made.
+const totpPendingLifetime = 15 * time.Minute
+
+// BeginTOTP returns the TOTP secret the user is to scan: the unconfirmed one
+// of the last 15 minutes if there is one (so a reload shows the same QR
+// code), else a new one. It is not in force until ConfirmTOTP accepts a
+// code from it.
 func (s *Service) BeginTOTP(ctx context.Context, u *User) (*TOTPEnrolment, error) {
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: "anzen", AccountName: u.Login, Period: 30,
-		SecretSize: 20, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return nil, fmt.Errorf("generate TOTP secret: %w", err)
-	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO identity_totp (user_id, secret, confirmed, last_step, created_at)
-		VALUES (?, ?, 0, 0, ?) ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at
-		WHERE identity_totp.confirmed = 0`, u.ID, key.Secret(), db.Millis(s.clock.Now()))
-	if err != nil {
-		return nil, fmt.Errorf("store TOTP secret: %w", err)
-	}
+	now := s.clock.Now()
 	var secret string
 	var confirmed int
-	if err := s.db.QueryRowContext(ctx, `SELECT secret, confirmed FROM identity_totp WHERE user_id = ?`, u.ID).
-		Scan(&secret, &confirmed); err != nil {
-		return nil, err
-	}
-	if confirmed == 1 {
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT secret, confirmed, created_at FROM identity_totp WHERE user_id = ?`, u.ID).
+		Scan(&secret, &confirmed, &created)
+	switch {
+	case err == nil && confirmed == 1:
 		return nil, errors.New("TOTP is already enrolled; reset it first")
+	case err == nil && now.Sub(db.Time(created)) < totpPendingLifetime:
+		// A reload or a second tab shows the secret already scanned
+		// instead of silently replacing it.
+	case err != nil && db.NotFound(err) != db.ErrNotFound:
+		return nil, fmt.Errorf("read TOTP secret: %w", err)
+	default:
+		key, err := totp.Generate(totp.GenerateOpts{Issuer: "anzen", AccountName: u.Login, Period: 30,
+			SecretSize: 20, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			return nil, fmt.Errorf("generate TOTP secret: %w", err)
+		}
+		secret = key.Secret()
+		_, err = s.db.ExecContext(ctx, `INSERT INTO identity_totp (user_id, secret, confirmed, last_step, created_at)
+			VALUES (?, ?, 0, 0, ?) ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
+			created_at = excluded.created_at WHERE identity_totp.confirmed = 0`, u.ID, secret, db.Millis(now))
+		if err != nil {
+			return nil, fmt.Errorf("store TOTP secret: %w", err)
+		}
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		return nil, fmt.Errorf("stored TOTP secret is not base32: %w", err)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: "anzen", AccountName: u.Login, Period: 30,
+		Secret: raw, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return nil, err
 	}
 	img, err := key.Image(240, 240)
 	if err != nil {

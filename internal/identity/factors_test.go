@@ -61,7 +61,9 @@ func TestTOTP_EnrolAndUseEachCodeOnce(t *testing.T) {
 			len(en.Secret) != 32 {
 			t.Fatalf("enrolment = %+v", en)
 		}
-		// A second begin replaces the pending secret; the first no longer counts.
+		// A begin after the pending secret got old (15 min) replaces it;
+		// the first no longer counts.
+		e.clock.Advance(16 * time.Minute)
 		en2, err := e.svc.BeginTOTP(ctx, u)
 		if err != nil || en2.Secret == en.Secret {
 			t.Fatalf("second begin: %v (same secret: %v)", err, en2.Secret == en.Secret)
@@ -255,6 +257,35 @@ func TestRemoveTOTP_KeepsTheLastRequiredFactor(t *testing.T) {
 		}
 		if ev := e.events(t, "mfa.remove"); len(ev) != 1 || ev[0].Target != "user:nurse01" {
 			t.Fatalf("mfa.remove events = %+v", ev)
+		}
+	})
+}
+
+func TestBeginTOTP_ReloadShowsTheSameSecretUntilItGetsOld(t *testing.T) {
+	dbtest.Each(t, coreParts, func(t *testing.T, d *db.DB) {
+		e := newCoreEnv(t, d, nil, nil)
+		svc, clk := e.svc, e.clock
+		u := e.user(t, "reloader", "")
+		ctx := context.Background()
+		first, err := svc.BeginTOTP(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Minute)
+		again, err := svc.BeginTOTP(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Secret != first.Secret || again.URL != first.URL {
+			t.Fatalf("a reload within 15 minutes made a new secret")
+		}
+		clk.Advance(6 * time.Minute)
+		later, err := svc.BeginTOTP(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if later.Secret == first.Secret {
+			t.Fatalf("an enrolment older than 15 minutes kept its secret")
 		}
 	})
 }
