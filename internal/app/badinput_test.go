@@ -41,6 +41,9 @@ type rawRequest struct {
 	chunked      bool   // send without Content-Length
 	cookie       string // session secret
 	bearer       string // API token
+	// op is the route's operation in the OpenAPI document: the status of
+	// a refusal must be one it documents.
+	op map[string]any
 }
 
 type rawAnswer struct {
@@ -110,6 +113,22 @@ func refusedUnchanged(t *testing.T, e *apptest.Env, rq rawRequest, status int, k
 	if a.problem.Status != a.status || a.problem.Title == "" || !strings.HasPrefix(a.problem.Type, web.ProblemTypePrefix) {
 		t.Errorf("%s %s: malformed problem %+v", rq.method, rq.path, a.problem)
 	}
+	checkDocumented(t, rq, a.status)
+}
+
+// checkDocumented checks that the OpenAPI document lists status among the
+// responses of rq's operation.
+func checkDocumented(t *testing.T, rq rawRequest, status int) {
+	t.Helper()
+	if rq.op == nil {
+		t.Fatalf("%s %s: no documented operation to check the answer against", rq.method, rq.path)
+	}
+	responses, _ := rq.op["responses"].(map[string]any)
+	if _, ok := responses[strconv.Itoa(status)]; !ok {
+		if _, ok := responses["default"]; !ok {
+			t.Errorf("%s %s answered %d, which its OpenAPI operation does not document", rq.method, rq.path, status)
+		}
+	}
 }
 
 func TestBadInput_SignInRefusesAndChangesNothing(t *testing.T) {
@@ -117,6 +136,7 @@ func TestBadInput_SignInRefusesAndChangesNothing(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			e := apptest.New(t, d)
+			op := docOperations(fetchOpenAPI(t, e))["POST /api/v1/session"]
 			u := e.CreateUser(t, "bad-input", true)
 			max := int(e.App.Cfg.MaxBodyBytes)
 			oversize := []byte(`{"login":"` + strings.Repeat("a", max) + `","password":"x"}`)
@@ -160,7 +180,7 @@ func TestBadInput_SignInRefusesAndChangesNothing(t *testing.T) {
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
 					refusedUnchanged(t, e, rawRequest{method: "POST", path: "/api/v1/session", contentType: tt.contentType,
-						body: []byte(tt.body), chunked: tt.chunked}, tt.status, tt.kind)
+						body: []byte(tt.body), chunked: tt.chunked, op: op}, tt.status, tt.kind)
 				})
 			}
 			// The right password with a bad second factor: refused, and the
@@ -174,7 +194,7 @@ func TestBadInput_SignInRefusesAndChangesNothing(t *testing.T) {
 						kind = "second-factor-required"
 					}
 					refusedUnchanged(t, e, rawRequest{method: "POST", path: "/api/v1/session",
-						contentType: "application/json", body: body}, 401, kind)
+						contentType: "application/json", body: body, op: op}, 401, kind)
 				})
 			}
 			// After all that, the user still signs in.
@@ -188,6 +208,7 @@ func TestBadInput_SecurityEventSearchRefusesBadParameters(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			e := apptest.New(t, d)
+			op := docOperations(fetchOpenAPI(t, e))["GET /api/v1/audit/security-events"]
 			auditor := e.CreateUser(t, "bad-auditor", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities})
 			session := fullSession(t, e, auditor)
 			refused := map[string]string{
@@ -204,7 +225,7 @@ func TestBadInput_SecurityEventSearchRefusesBadParameters(t *testing.T) {
 			for name, q := range refused {
 				t.Run(name, func(t *testing.T) {
 					refusedUnchanged(t, e, rawRequest{method: "GET", path: "/api/v1/audit/security-events?" + q,
-						cookie: session}, 400, "invalid-parameter")
+						cookie: session, op: op}, 400, "invalid-parameter")
 				})
 			}
 			// SQL in a text filter is a string to look for: nothing has it,
@@ -280,6 +301,7 @@ func TestBadInput_EveryWriteRouteRefusesMalformedBodies(t *testing.T) {
 						t.Run(name, func(t *testing.T) {
 							rq := cred
 							rq.method, rq.path, rq.contentType, rq.body, rq.chunked = rt.Method, path, ct, body, chunked
+							rq.op = op
 							refusedUnchanged(t, e, rq, status, kinds...)
 						})
 					}
@@ -453,6 +475,7 @@ func TestBadInput_EveryQueryParameterRefusesOrIgnoresBadValues(t *testing.T) {
 						t.Run(rt.Pattern+"?"+name+"="+what, func(t *testing.T) {
 							rq := cred
 							rq.method, rq.path = "GET", fillWildcards(rt.Pattern, targets)+"?"+name+"="+v
+							rq.op = op
 							before := takeSnapshot(t, e)
 							a := sendRaw(t, e, rq)
 							if diff := before.diff(takeSnapshot(t, e)); diff != "" {
@@ -467,6 +490,7 @@ func TestBadInput_EveryQueryParameterRefusesOrIgnoresBadValues(t *testing.T) {
 							case a.status >= 500 || (a.status != http.StatusOK && a.ctype != "application/problem+json"):
 								t.Errorf("status %d %q %.200s, want 200 or a 4xx problem", a.status, a.ctype, a.body)
 							}
+							checkDocumented(t, rq, a.status)
 						})
 					}
 				}
