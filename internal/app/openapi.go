@@ -37,6 +37,7 @@ type apiFragment struct {
 func apiFragments() []apiFragment {
 	return []apiFragment{
 		{"identity", identity.OpenAPI()},
+		{"identity-admin", identity.OpenAPIAdmin()},
 		{"audit", audit.OpenAPI()},
 	}
 }
