@@ -178,6 +178,102 @@ func TestOpenAPI_IsAValidOpenAPI31Document(t *testing.T) {
 		}
 		checkPathParameters(t, doc, key, op)
 	}
+	checkShape(t, doc)
+}
+
+// The members OpenAPI 3.1 allows in each kind of object; "x-" extensions
+// are allowed everywhere.
+var (
+	pathItemKeys  = keySet("summary description servers parameters get put post delete options head patch trace")
+	operationKeys = keySet("tags summary description externalDocs operationId parameters requestBody responses " +
+		"callbacks deprecated security servers")
+	parameterKeys = keySet("name in description required deprecated allowEmptyValue schema content style explode " +
+		"allowReserved example examples")
+	requestBodyKeys = keySet("description content required")
+	responseKeys    = keySet("description headers content links")
+	mediaTypeKeys   = keySet("schema example examples encoding")
+	statusPattern   = regexp.MustCompile(`^([1-5][0-9][0-9]|[1-5]XX|default)$`)
+)
+
+func keySet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, k := range strings.Fields(s) {
+		m[k] = true
+	}
+	return m
+}
+
+// checkKeys reports members of obj that allowed does not name.
+func checkKeys(t *testing.T, where string, obj map[string]any, allowed map[string]bool) {
+	t.Helper()
+	for k := range obj {
+		if !allowed[k] && !strings.HasPrefix(k, "x-") && k != "$ref" {
+			t.Errorf("%s: %q is not a member OpenAPI 3.1 allows here", where, k)
+		}
+	}
+}
+
+// checkShape checks the members of path items, operations, parameters,
+// request bodies, responses and media types, the status codes, and that
+// every tag an operation uses is declared.
+func checkShape(t *testing.T, doc map[string]any) {
+	t.Helper()
+	tags := map[string]bool{}
+	for _, tg := range doc["tags"].([]any) {
+		tags[tg.(map[string]any)["name"].(string)] = true
+	}
+	checkMedia := func(where string, content any) {
+		c, _ := content.(map[string]any)
+		for mt, m := range c {
+			mm, _ := m.(map[string]any)
+			checkKeys(t, where+" "+mt, mm, mediaTypeKeys)
+		}
+	}
+	for path, item := range doc["paths"].(map[string]any) {
+		it := item.(map[string]any)
+		checkKeys(t, path, it, pathItemKeys)
+		for _, m := range httpMethods {
+			op, ok := it[m].(map[string]any)
+			if !ok {
+				continue
+			}
+			where := strings.ToUpper(m) + " " + path
+			checkKeys(t, where, op, operationKeys)
+			for _, tg := range op["tags"].([]any) {
+				if !tags[tg.(string)] {
+					t.Errorf("%s: tag %q is not declared in tags", where, tg)
+				}
+			}
+			params, _ := op["parameters"].([]any)
+			for _, p := range params {
+				pm, _ := resolveRef(doc, p).(map[string]any)
+				checkKeys(t, where+" parameter", pm, parameterKeys)
+				switch pm["in"] {
+				case "query", "header", "path", "cookie":
+				default:
+					t.Errorf("%s: parameter %v is in %v", where, pm["name"], pm["in"])
+				}
+				if (pm["schema"] == nil) == (pm["content"] == nil) {
+					t.Errorf("%s: parameter %v needs either schema or content", where, pm["name"])
+				}
+			}
+			if rb, ok := resolveRef(doc, op["requestBody"]).(map[string]any); ok {
+				checkKeys(t, where+" requestBody", rb, requestBodyKeys)
+				checkMedia(where+" requestBody", rb["content"])
+			}
+			for status, r := range op["responses"].(map[string]any) {
+				if !statusPattern.MatchString(status) {
+					t.Errorf("%s: %q is not a status code", where, status)
+				}
+				rm, _ := resolveRef(doc, r).(map[string]any)
+				checkKeys(t, where+" "+status, rm, responseKeys)
+				if d, _ := rm["description"].(string); d == "" {
+					t.Errorf("%s: response %s has no description", where, status)
+				}
+				checkMedia(where+" "+status, rm["content"])
+			}
+		}
+	}
 }
 
 // checkPathParameters checks that each {name} of the path is a declared,
