@@ -135,7 +135,9 @@ func (h *Handlers) apiUsers(w http.ResponseWriter, r *http.Request) {
 		f.Offset = n
 	}
 	if len(ve.Fields) > 0 {
-		h.validationProblem(w, r, ve.Fields, nil)
+		h.srv.WriteProblem(w, web.Problem{Type: web.ProblemTypePrefix + "invalid-parameter",
+			Title: http.StatusText(http.StatusBadRequest), Status: http.StatusBadRequest,
+			Detail: h.srv.T(r, "error.invalid_input", nil), Errors: h.fieldErrors(r, ve.Fields, nil)})
 		return
 	}
 	sc := FacilityScopeOf(web.PrincipalOf(r), PermUsersRead)

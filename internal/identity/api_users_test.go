@@ -164,12 +164,17 @@ func TestUsersAPI_PatchListAndActions(t *testing.T) {
 			if len(list.Users) != 1 || list.Total < 3 || list.Limit != 1 || list.Offset != 1 {
 				t.Errorf("paging: %+v", list)
 			}
-			for _, q := range []string{"limit=0", "limit=501", "offset=-1", "status=x", "profession=x", "locked=2",
-				"q=" + strings.Repeat("x", 101)} {
+			for _, q := range []string{"limit=0", "limit=501", "limit=x", "offset=-1", "status=x", "profession=x",
+				"role=root", "locked=2", "q=" + strings.Repeat("x", 101), "q=a%00b", "q=%ff%fe"} {
 				status, raw := a.api(t, a.AdminClient, "GET", "/api/v1/users?"+q, nil, nil)
-				if status != http.StatusUnprocessableEntity || decodeProblem(t, raw).Type != "urn:anzen:problem:validation" {
+				if p := decodeProblem(t, raw); status != http.StatusBadRequest ||
+					p.Type != "urn:anzen:problem:invalid-parameter" || len(p.Errors) != 1 {
 					t.Errorf("?%s: %d %s", q, status, raw)
 				}
+			}
+			if status, raw := a.api(t, a.AdminClient, "GET", "/api/v1/users?q=%27%20OR%201%3D1%20--", nil, &list); status != http.StatusOK ||
+				list.Total != 0 {
+				t.Errorf("SQL in the search text: %d %s", status, raw)
 			}
 
 			// Reset the password: the ledger records the method and the

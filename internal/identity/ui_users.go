@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -40,8 +41,13 @@ func parseUserFilter(q url.Values) (UserFilter, *ValidationError) {
 	var f UserFilter
 	var ve ValidationError
 	f.Query = strings.TrimSpace(q.Get("q"))
-	if !utf8.ValidString(f.Query) || utf8.RuneCountInString(f.Query) > maxQueryLen {
+	switch {
+	case !utf8.ValidString(f.Query):
+		ve.add("q", "validation.utf8")
+	case utf8.RuneCountInString(f.Query) > maxQueryLen:
 		ve.add("q", "validation.too_long")
+	case strings.ContainsFunc(f.Query, unicode.IsControl):
+		ve.add("q", "validation.control_chars")
 	}
 	if s := q.Get("status"); s != "" {
 		if f.Status = Status(s); !slices.Contains(Statuses, f.Status) {

@@ -155,8 +155,8 @@ func TestUsersPage_ListFiltersAndBadges(t *testing.T) {
 			_, body = a.get(t, a.AdminClient, "/users?role=vendor&profession=vendor&status=active")
 			contains(t, body, ">oldvendor<", "1 人")
 
-			for _, q := range []string{"status=bogus", "role=root", "locked=maybe", "page=0",
-				"q=" + strings.Repeat("x", 101)} {
+			for _, q := range []string{"status=bogus", "role=root", "locked=maybe", "page=0", "page=x",
+				"q=" + strings.Repeat("x", 101), "q=a%00b", "q=%ff"} {
 				status, body := a.get(t, a.AdminClient, "/users?"+q)
 				if status != http.StatusBadRequest || !strings.Contains(body, `class="error"`) {
 					t.Errorf("/users?%s: %d, want 400 with an error", q, status)
