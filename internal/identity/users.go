@@ -182,6 +182,10 @@ func (s *Service) UpdateUser(ctx context.Context, by Actor, id int64, ch UserCha
 	if by.UserID == id && !sameAdmin(old.Grants, u.Grants) {
 		ve.add("roles", "validation.own_admin")
 	}
+	if by.UserID == id && old.Status != u.Status {
+		// Nobody retires or suspends their own account, by any route.
+		ve.add("status", "admin.validation.own_status")
+	}
 	if err := ve.orNil(); err != nil {
 		return nil, err
 	}
