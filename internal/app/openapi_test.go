@@ -440,7 +440,7 @@ func TestOpenAPI_LimitsMatchTheCode(t *testing.T) {
 // TestOpenAPI_ListsEveryProblemTypeTheCodeSends reads the source of every
 // part for the problem types it answers with (the kind given to a
 // ...Problem function, or to a DecodeError) and checks that the document
-// lists each one.
+// lists each one, and nothing else.
 func TestOpenAPI_ListsEveryProblemTypeTheCodeSends(t *testing.T) {
 	e := apptest.New(t, "sqlite")
 	doc := fetchOpenAPI(t, e)
@@ -457,9 +457,17 @@ func TestOpenAPI_ListsEveryProblemTypeTheCodeSends(t *testing.T) {
 	if len(used) < 10 {
 		t.Fatalf("found only %d problem types in the source: %v", len(used), used)
 	}
+	sent := map[string]bool{}
 	for _, u := range used {
+		sent[u.kind] = true
 		if !listed[u.kind] {
 			t.Errorf("%s answers with problem type %q, which x-problem-types does not list", u.where, u.kind)
+		}
+	}
+	for kind := range listed {
+		if !sent[kind] {
+			t.Errorf("x-problem-types lists %q, which no code sends: remove it, or write its kind as a literal "+
+				"where the code answers with it", kind)
 		}
 	}
 }
