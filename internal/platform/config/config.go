@@ -124,6 +124,9 @@ func (c *Config) Validate() error {
 	if c.SessionIdle > c.SessionLifetime {
 		return errors.New("session.idle_timeout: must not be longer than session.max_lifetime")
 	}
+	if c.KeysRoot == "pkcs11" && c.PKCS11TokenLabel == "" {
+		return errors.New("keys.pkcs11.token_label: name the HSM token to use when keys.root is pkcs11")
+	}
 	return nil
 }
 

@@ -38,6 +38,9 @@ func TestDefault_IsValid(t *testing.T) {
 		{"tls", c.TLS(), false},
 		{"BaseURL", c.BaseURL(), "http://localhost:8080"},
 		{"Location", c.Location().String(), "Asia/Tokyo"},
+		{"keys.root", c.KeysRoot, "local"},
+		{"keys.usage_flush", c.KeysUsageFlush, time.Minute},
+		{"keys.pkcs11.module", c.PKCS11Module, "/usr/lib/softhsm/libsofthsm2.so"},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
@@ -131,10 +134,16 @@ func TestLoad_BadValueNamesTheKey(t *testing.T) {
 		{"unknown password profile", `password.profile = "strong"`, nil, "password.profile"},
 		{"bad time zone", `ui.time_zone = "Mars/Olympus_Mons"`, nil, "ui.time_zone"},
 		{"time zone path escape", `ui.time_zone = "../../etc/passwd"`, nil, "ui.time_zone"},
+		{"unknown key root", `keys.root = "tpm"`, nil, "keys.root"},
+		{"usage flush too often", `keys.usage_flush = "1s"`, nil, "keys.usage_flush"},
+		{"empty PKCS#11 module", `keys.pkcs11.module = ""`, nil, "keys.pkcs11.module"},
+		{"the PIN is not a setting", `keys.pkcs11.pin = "1234"`, nil, `"keys.pkcs11.pin"`},
 		// settings that go together
 		{"tls.cert without tls.key", "[tls]\ncert = \"/etc/anzen/cert.pem\"", nil, "tls.cert"},
 		{"tls.key without tls.cert", "[tls]\nkey = \"/etc/anzen/key.pem\"", nil, "tls.key"},
 		{"idle longer than lifetime", "[session]\nidle_timeout = \"13h\"", nil, "session.idle_timeout"},
+		{"pkcs11 root without a token", "[keys]\nroot = \"pkcs11\"", nil, "keys.pkcs11.token_label"},
+		{"environment pkcs11 root without a token", "", map[string]string{"ANZEN_KEYS_ROOT": "pkcs11"}, "keys.pkcs11.token_label"},
 		// environment
 		{"bad environment value names the variable", "", map[string]string{"ANZEN_MAX_BODY": "lots"}, "ANZEN_MAX_BODY"},
 		{"bad environment duration", "", map[string]string{"ANZEN_SESSION_IDLE": "soon"}, "ANZEN_SESSION_IDLE"},
@@ -178,6 +187,15 @@ max_lifetime = "8h"
 
 [mfa]
 required_roles = ["admin", "ciso"]
+
+[keys]
+root = "pkcs11"
+usage_flush = "30s"
+
+[keys.pkcs11]
+module = "/opt/hsm/lib/libcs_pkcs11.so"
+token_label = "anzen"
+pin_file = "/run/credentials/anzen.service/hsm-pin"
 `
 	c, err := load(t, doc, nil)
 	if err != nil {
@@ -193,6 +211,9 @@ required_roles = ["admin", "ciso"]
 	want.MaxBodyBytes = 2048
 	want.SessionIdle, want.SessionLifetime = 10*time.Minute, 8*time.Hour
 	want.MFARoles = []string{"admin", "ciso"}
+	want.KeysRoot, want.KeysUsageFlush = "pkcs11", 30*time.Second
+	want.PKCS11Module, want.PKCS11TokenLabel = "/opt/hsm/lib/libcs_pkcs11.so", "anzen"
+	want.PKCS11PINFile = "/run/credentials/anzen.service/hsm-pin"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("loaded\n %+v\nwant\n %+v", c, want)
 	}

@@ -40,6 +40,12 @@ type Config struct {
 	LoginRatePerMin int
 
 	MFARoles []string
+
+	KeysRoot         string
+	KeysUsageFlush   time.Duration
+	PKCS11Module     string
+	PKCS11TokenLabel string
+	PKCS11PINFile    string
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -184,6 +190,31 @@ var options = []option{
 			return v.list(&c.MFARoles, oneOf("admin", "ciso", "csirt", "auditor", "staff", "vendor"))
 		},
 		func(c *Config) string { return strings.Join(c.MFARoles, ",") }},
+	{"keys.root", "ANZEN_KEYS_ROOT", "local",
+		"Root of trust of the key service: local (a root key in the data directory, sealed under the unseal passphrase) or pkcs11 (an HSM; see keys.pkcs11.*).",
+		"鍵管理の信頼の起点。local（データディレクトリ内のルート鍵をアンシール用パスフレーズで封印）または pkcs11（HSM。keys.pkcs11.* を参照）。",
+		func(c *Config, v value) error { return v.str(&c.KeysRoot, oneOf("local", "pkcs11")) },
+		func(c *Config) string { return c.KeysRoot }},
+	{"keys.usage_flush", "ANZEN_KEYS_USAGE_FLUSH", "1m",
+		"How often the counted key uses are written to the usage table and the audit log.",
+		"集計した鍵の使用回数を使用記録と監査ログに書き出す間隔。",
+		func(c *Config, v value) error { return v.dur(&c.KeysUsageFlush, 10*time.Second, time.Hour) },
+		func(c *Config) string { return c.KeysUsageFlush.String() }},
+	{"keys.pkcs11.module", "ANZEN_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so",
+		"keys.root = pkcs11: the HSM vendor's PKCS#11 library.",
+		"keys.root = pkcs11 のとき：HSM の PKCS#11 ライブラリのパス。",
+		func(c *Config, v value) error { return v.str(&c.PKCS11Module, nonEmpty) },
+		func(c *Config) string { return c.PKCS11Module }},
+	{"keys.pkcs11.token_label", "ANZEN_PKCS11_TOKEN_LABEL", "",
+		"keys.root = pkcs11: label of the HSM token (slot) anzen uses.",
+		"keys.root = pkcs11 のとき：anzen が使う HSM のトークン（スロット）のラベル。",
+		func(c *Config, v value) error { return v.str(&c.PKCS11TokenLabel, nil) },
+		func(c *Config) string { return c.PKCS11TokenLabel }},
+	{"keys.pkcs11.pin_file", "ANZEN_PKCS11_PIN_FILE", "",
+		"keys.root = pkcs11: file holding the token's user PIN (or give it in ANZEN_PKCS11_PIN). The PIN itself is never a setting.",
+		"keys.root = pkcs11 のとき：トークンのユーザー PIN を書いたファイル（環境変数 ANZEN_PKCS11_PIN でも可）。PIN そのものは設定項目にしません。",
+		func(c *Config, v value) error { return v.str(&c.PKCS11PINFile, nil) },
+		func(c *Config) string { return c.PKCS11PINFile }},
 }
 
 // Values returns every setting as text, as in force, with any password in

@@ -35,3 +35,20 @@ func TestValues_HideDatabasePassword(t *testing.T) {
 		t.Fatalf("db value %q shows or mangles the password", got)
 	}
 }
+
+func TestValues_NeverHoldThePKCS11PIN(t *testing.T) {
+	env := map[string]string{"ANZEN_KEYS_ROOT": "pkcs11", "ANZEN_PKCS11_TOKEN_LABEL": "anzen",
+		"ANZEN_PKCS11_PIN": "pin-7391-secret", "ANZEN_PKCS11_PIN_FILE": "/run/credentials/anzen.service/hsm-pin"}
+	c, err := Load("", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range c.Values() {
+		if strings.Contains(v, "pin-7391-secret") {
+			t.Errorf("setting %s holds the PIN", k)
+		}
+	}
+	if got := c.Values()["keys.pkcs11.pin_file"]; got != env["ANZEN_PKCS11_PIN_FILE"] {
+		t.Errorf("keys.pkcs11.pin_file = %q", got)
+	}
+}
