@@ -79,7 +79,9 @@ func TestOpenAPI_DocumentsExactlyTheRegisteredAPIRoutes(t *testing.T) {
 				key := rt.Method + " " + patternToOpenAPI(rt.Pattern)
 				routes[key] = true
 				if _, ok := ops[key]; !ok {
-					t.Errorf("route %s (access %s) is registered but not in the OpenAPI document: describe it in its part's openapi.json", key, rt.Access)
+					t.Errorf("route %s (access %s) is registered but not in the OpenAPI document: describe it in its "+
+						"part's openapi.json (a part's first one also needs its OpenAPI() in apiFragments, internal/app/openapi.go)",
+						key, rt.Access)
 				}
 			}
 			for key := range ops {
