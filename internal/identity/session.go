@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -144,28 +145,56 @@ func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*authz.P
 	return s.SessionPrincipal(r.Context(), hashSecret(c.Value), web.ClientAddr(r))
 }
 
+// sessionQuery reads a session, its user and the user's grants in one
+// query (one row per grant; a user without grants gives one row with NULL
+// grant columns), so that checking a session costs one round trip and one
+// statement to prepare.
+const sessionQuery = `SELECT s.user_id, s.stage, s.last_seen_at, s.expires_at, u.facility_id, u.login, u.name,
+	u.lang, u.status, u.valid_from, u.valid_until, g.role, g.facility_id
+	FROM identity_sessions s JOIN identity_users u ON u.id = s.user_id
+	LEFT JOIN identity_grants g ON g.user_id = s.user_id
+	WHERE s.id_hash = ? ORDER BY g.role, g.facility_id`
+
 // SessionPrincipal checks the session with the given id hash and returns
 // who it acts as and how far it has come.
 func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (*authz.Principal, web.Stage, error) {
 	now := s.clock.Now()
 	var (
-		userID, facility                     int64
+		u                                    *User
 		stage                                int
 		seen, expires, validFrom, validUntil int64
-		login, name, lang, status            string
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT s.user_id, s.stage, s.last_seen_at, s.expires_at, u.facility_id, u.login,
-		u.name, u.lang, u.status, u.valid_from, u.valid_until FROM identity_sessions s
-		JOIN identity_users u ON u.id = s.user_id WHERE s.id_hash = ?`, idHash).Scan(&userID, &stage, &seen, &expires,
-		&facility, &login, &name, &lang, &status, &validFrom, &validUntil)
+	rows, err := s.db.QueryContext(ctx, sessionQuery, idHash)
 	if err != nil {
-		if db.NotFound(err) == db.ErrNotFound {
-			return nil, web.StageNone, nil
-		}
 		return nil, web.StageNone, fmt.Errorf("look up session: %w", err)
 	}
-	u := &User{ID: userID, Facility: facility, Login: login, Name: name, Lang: lang, Status: Status(status),
-		ValidFrom: db.Time(validFrom), ValidUntil: db.Time(validUntil)}
+	for rows.Next() {
+		var (
+			row       User
+			status    string
+			role      sql.NullString
+			grantFrom sql.NullInt64
+		)
+		if err := rows.Scan(&row.ID, &stage, &seen, &expires, &row.Facility, &row.Login, &row.Name, &row.Lang,
+			&status, &validFrom, &validUntil, &role, &grantFrom); err != nil {
+			rows.Close()
+			return nil, web.StageNone, fmt.Errorf("look up session: %w", err)
+		}
+		if u == nil {
+			row.Status, row.ValidFrom, row.ValidUntil = Status(status), db.Time(validFrom), db.Time(validUntil)
+			u = &row
+		}
+		if role.Valid {
+			u.Grants = append(u.Grants, authz.Grant{Role: authz.Role(role.String), Facility: grantFrom.Int64})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, web.StageNone, fmt.Errorf("look up session: %w", err)
+	}
+	if u == nil {
+		return nil, web.StageNone, nil
+	}
 	reason := ""
 	switch {
 	case now.Sub(db.Time(seen)) > s.set.SessionIdle:
@@ -190,17 +219,16 @@ func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (
 		})
 		return nil, web.StageNone, err
 	}
-	// Note activity, at most every tenth of the idle timeout (and at most
-	// once a minute), so that reading a page does not write each time.
+	// Note activity when more than a tenth of the idle timeout (capped at
+	// a minute) has passed since it was last noted, so that reading pages
+	// does not write each time yet the stored time is never more than that
+	// behind.
 	touch := min(s.set.SessionIdle/10, time.Minute)
 	if now.Sub(db.Time(seen)) > touch {
 		if _, err := s.db.ExecContext(ctx, `UPDATE identity_sessions SET last_seen_at = ? WHERE id_hash = ?`,
 			db.Millis(now), idHash); err != nil {
 			return nil, web.StageNone, err
 		}
-	}
-	if err := loadGrants(ctx, s.db, u); err != nil {
-		return nil, web.StageNone, err
 	}
 	p := u.Principal()
 	p.SessionID = idHash
