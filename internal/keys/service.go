@@ -80,8 +80,12 @@ func New(d *db.DB, c clock.Clock, rec selfaudit.Recorder, log *slog.Logger) *Ser
 	if log == nil {
 		log = slog.Default()
 	}
+	// Uses are counted by the minute of the service's clock, so that a
+	// frozen clock in tests (and the usage chart) agree with it.
+	u := newUsage()
+	u.now = c.Now
 	return &Service{db: d, clock: c, audit: rec, log: log, meta: map[int64]*cachedKey{},
-		byName: map[string]int64{}, material: map[versionRef]*material{}, usage: newUsage()}
+		byName: map[string]int64{}, material: map[versionRef]*material{}, usage: u}
 }
 
 // Unseal gives the service its root of trust.
