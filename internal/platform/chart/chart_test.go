@@ -72,8 +72,8 @@ func hours(n int) []string {
 func TestSVG_IsValidXMLWithAnAccessibleNameAndEscapedText(t *testing.T) {
 	hostile := `<script>alert("x")</script> & 'quotes'`
 	b := chart.Bar{ID: "usage", Title: "Uses " + hostile, Desc: "総計 3 " + hostile, Categories: []string{hostile, "b"},
-		Series:  []chart.Series{{Name: hostile, Values: []float64{1, 2}}},
-		XLabel:  "時刻 " + hostile, YLabel: "回数", Stacked: true}
+		Series: []chart.Series{{Name: hostile, Values: []float64{1, 2}}},
+		XLabel: "時刻 " + hostile, YLabel: "回数", Stacked: true}
 	svg := string(b.SVG())
 	if strings.Contains(svg, "<script") {
 		t.Fatal("a text reached the SVG unescaped")
