@@ -101,7 +101,7 @@ func identitySettings(cfg *config.Config) identity.Settings {
 		MFARoles:        roles,
 		RPID:            base.Hostname(),
 		RPOrigins:       []string{cfg.BaseURL()},
-		SecureCookies:   cfg.TLS(),
+		SecureCookies:   cfg.HTTPS(),
 	}
 }
 
@@ -116,7 +116,7 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		}
 	}
 	srv := web.NewServer(web.Options{Log: a.Log, Catalog: a.Catalog, DefaultLang: a.Cfg.Lang,
-		Location: a.Cfg.Location(), TLS: a.Cfg.TLS(), MaxBodyBytes: a.Cfg.MaxBodyBytes,
+		Location: a.Cfg.Location(), TLS: a.Cfg.HTTPS(), MaxBodyBytes: a.Cfg.MaxBodyBytes,
 		TrustedProxies: proxies, PendingPath: "/login/continue", LoginPath: "/login"})
 	if err := identity.Register(srv, a.Identity, a.Cfg.LoginRatePerMin); err != nil {
 		return nil, nil, err

@@ -183,19 +183,39 @@ func TestBadInput_SignInRefusesAndChangesNothing(t *testing.T) {
 						body: []byte(tt.body), chunked: tt.chunked, op: op}, tt.status, tt.kind)
 				})
 			}
-			// The right password with a bad second factor: refused, and the
-			// code's time step is not used up.
+			// The right password with a bad second factor: refused, the
+			// code's time step is not used up, and a wrong code counts
+			// towards the lockout like a wrong password (an empty one asks
+			// for the code and counts nothing).
 			for name, otp := range map[string]string{"SQL in the code": sqlMeta, "10000-character code": longText,
 				"code with letters": "12345a", "empty code": ""} {
 				t.Run("right password, "+name, func(t *testing.T) {
-					body, _ := json.Marshal(map[string]string{"login": u.Login, "password": u.Password, "otp": otp})
-					kind := "second-factor-invalid"
-					if otp == "" {
-						kind = "second-factor-required"
+					if err := e.App.Identity.Unlock(context.Background(), identity.SystemActor, u.Login); err != nil {
+						t.Fatal(err)
 					}
-					refusedUnchanged(t, e, rawRequest{method: "POST", path: "/api/v1/session",
-						contentType: "application/json", body: body, op: op}, 401, kind)
+					var stepBefore, stepAfter int64
+					e.App.DB.QueryRowContext(context.Background(), `SELECT last_step FROM identity_totp WHERE user_id = ?`, u.ID).Scan(&stepBefore)
+					body, _ := json.Marshal(map[string]string{"login": u.Login, "password": u.Password, "otp": otp})
+					kind, wantFailures := "second-factor-invalid", 1
+					if otp == "" {
+						kind, wantFailures = "second-factor-required", 0
+					}
+					a := sendRaw(t, e, rawRequest{method: "POST", path: "/api/v1/session", contentType: "application/json",
+						body: body, op: op})
+					if a.status != 401 || strings.TrimPrefix(a.problem.Type, web.ProblemTypePrefix) != kind {
+						t.Fatalf("status %d %s, want 401 %s", a.status, a.problem.Type, kind)
+					}
+					e.App.DB.QueryRowContext(context.Background(), `SELECT last_step FROM identity_totp WHERE user_id = ?`, u.ID).Scan(&stepAfter)
+					if stepAfter != stepBefore {
+						t.Errorf("a refused code used up the time step (%d -> %d)", stepBefore, stepAfter)
+					}
+					if got, err := e.App.Identity.UserByLogin(context.Background(), u.Login); err != nil || got.FailedCount != wantFailures {
+						t.Errorf("failed count after the attempt: %d, want %d (%v)", got.FailedCount, wantFailures, err)
+					}
 				})
+			}
+			if err := e.App.Identity.Unlock(context.Background(), identity.SystemActor, u.Login); err != nil {
+				t.Fatal(err)
 			}
 			// After all that, the user still signs in.
 			e.Login(t, u)

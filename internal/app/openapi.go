@@ -74,7 +74,7 @@ func OpenAPIDocument(serverURL string, routes []web.Route) ([]byte, error) {
 		return nil, err
 	}
 	doc["servers"] = []any{map[string]any{"url": serverURL,
-		"description": "This anzen, as configured (server.public_url). / この anzen（server.public_url の設定）。"}}
+		"description": "This anzen, as configured (public_url). / この anzen（public_url の設定）。"}}
 	applyAccess(doc, routes)
 	return json.MarshalIndent(doc, "", "  ")
 }

@@ -88,9 +88,16 @@ func (h *Handlers) apiLogin(w http.ResponseWriter, r *http.Request) {
 				h.srv.Problem(w, r, http.StatusInternalServerError, "internal", "error.internal", nil)
 				return
 			}
-			_ = h.svc.audit.Record(r.Context(), h.svc.db, Actor{UserID: u.ID, Login: u.Login, Client: client}.
-				event("login.failure", "user:"+u.Login, "failure", u.Facility, map[string]string{"reason": "wrong_totp"}))
+			locked, err := h.svc.SecondFactorFailed(r.Context(), u, client, "wrong_totp")
+			if err != nil {
+				h.srv.Problem(w, r, http.StatusInternalServerError, "internal", "error.internal", nil)
+				return
+			}
 			h.svc.sleepFailure(r.Context())
+			if locked {
+				h.srv.Problem(w, r, http.StatusLocked, "account-locked", "login.error.locked", nil)
+				return
+			}
 			h.srv.Problem(w, r, http.StatusUnauthorized, "second-factor-invalid", "login.error.second_factor", nil)
 			return
 		}

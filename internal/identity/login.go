@@ -74,12 +74,52 @@ func (s *Service) CheckPassword(ctx context.Context, login, password, client str
 		// its validity: say no more than for a wrong password.
 		return nil, s.failed(ctx, u, u.Login, client, "account_"+string(u.Status)+usableReason(u, now))
 	}
-	if _, err := s.db.ExecContext(ctx, `UPDATE identity_users SET failed_count = 0, locked_until = 0 WHERE id = ?`,
+	// The right password takes back its own count, but earlier wrong
+	// second factors stay counted until the sign-in is complete, so that
+	// signing in again does not reset the guesses at the code.
+	if _, err := s.db.ExecContext(ctx, `UPDATE identity_users
+		SET failed_count = CASE WHEN failed_count > 0 THEN failed_count - 1 ELSE 0 END, locked_until = 0 WHERE id = ?`,
 		u.ID); err != nil {
-		return nil, fmt.Errorf("reset failure count: %w", err)
+		return nil, fmt.Errorf("count login attempt: %w", err)
 	}
-	u.FailedCount, u.LockedUntil = 0, time.Time{}
+	u.FailedCount, u.LockedUntil = max(failed-1, 0), time.Time{}
 	return u, nil
+}
+
+// SecondFactorFailed records a wrong second factor (TOTP code, recovery
+// code, security key) after a correct password. It counts towards the same
+// lockout as wrong passwords, so that a stolen password does not give
+// unlimited guesses at the code; it reports whether the account is now
+// locked.
+func (s *Service) SecondFactorFailed(ctx context.Context, u *User, client, reason string) (locked bool, err error) {
+	now := s.clock.Now()
+	var failed int
+	var lockedUntil int64
+	err = s.db.QueryRowContext(ctx, `UPDATE identity_users
+		SET failed_count = CASE WHEN locked_until > 0 THEN 1 ELSE failed_count + 1 END,
+		    locked_until = CASE WHEN (CASE WHEN locked_until > 0 THEN 1 ELSE failed_count + 1 END) >= ?
+		                        THEN CAST(? AS BIGINT) ELSE 0 END
+		WHERE id = ? AND locked_until <= ? RETURNING failed_count, locked_until`,
+		s.set.LockoutFailures, db.Millis(now.Add(s.set.LockoutDuration)), u.ID, db.Millis(now)).Scan(&failed, &lockedUntil)
+	if errors.Is(db.NotFound(err), db.ErrNotFound) {
+		return true, s.refuseLocked(ctx, u, client)
+	}
+	if err != nil {
+		return false, fmt.Errorf("count second-factor failure: %w", err)
+	}
+	err = s.db.InTx(ctx, func(tx *db.Tx) error {
+		a := Actor{UserID: u.ID, Login: u.Login, Client: client}
+		if err := s.audit.Record(ctx, tx, a.event("login.failure", "user:"+u.Login, "failure", u.Facility,
+			map[string]string{"reason": reason, "failures": fmt.Sprint(failed)})); err != nil {
+			return err
+		}
+		if db.Time(lockedUntil).After(now) {
+			return s.audit.Record(ctx, tx, a.event("login.locked", "user:"+u.Login, "failure", u.Facility,
+				map[string]string{"until": db.Time(lockedUntil).Format(time.RFC3339), "failures": fmt.Sprint(failed)}))
+		}
+		return nil
+	})
+	return db.Time(lockedUntil).After(now), err
 }
 
 func usableReason(u *User, now time.Time) string {
@@ -160,7 +200,8 @@ func (s *Service) NextStep(ctx context.Context, u *User) (Step, error) {
 // recordLogin notes a completed sign-in.
 func (s *Service) recordLogin(ctx context.Context, tx *db.Tx, u *User, client, method string) error {
 	now := s.clock.Now()
-	if _, err := tx.ExecContext(ctx, `UPDATE identity_users SET last_login_at = ? WHERE id = ?`, db.Millis(now), u.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE identity_users SET last_login_at = ?, failed_count = 0, locked_until = 0
+		WHERE id = ?`, db.Millis(now), u.ID); err != nil {
 		return err
 	}
 	a := Actor{UserID: u.ID, Login: u.Login, Client: client}

@@ -154,12 +154,29 @@ func (h *Handlers) pending(w http.ResponseWriter, r *http.Request) (*User, Step,
 		h.internal(w, r, err)
 		return nil, "", false
 	}
+	if u.Locked(h.svc.clock.Now()) {
+		// Locked meanwhile (wrong second factors, or elsewhere): the
+		// part-way session ends.
+		h.lockedOut(w, r)
+		return nil, "", false
+	}
 	step, err := h.svc.NextStep(r.Context(), u)
 	if err != nil {
 		h.internal(w, r, err)
 		return nil, "", false
 	}
 	return u, step, true
+}
+
+// lockedOut ends the part-way session of a locked account and shows the
+// sign-in page with the lockout message.
+func (h *Handlers) lockedOut(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.EndSession(r.Context(), web.PrincipalOf(r), web.ClientAddr(r)); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.svc.ClearSessionCookie(w)
+	h.srv.Render(w, r, http.StatusLocked, "identity/login", loginView{Next: "/", Error: "login.error.locked"})
 }
 
 type continueView struct {
@@ -327,9 +344,16 @@ func (h *Handlers) loginSecondFactor(w http.ResponseWriter, r *http.Request) {
 			h.internal(w, r, err)
 			return
 		}
-		_ = h.svc.audit.Record(r.Context(), h.svc.db, Actor{UserID: u.ID, Login: u.Login, Client: web.ClientAddr(r)}.
-			event("login.failure", "user:"+u.Login, "failure", u.Facility, map[string]string{"reason": "wrong_" + method}))
+		locked, err := h.svc.SecondFactorFailed(r.Context(), u, web.ClientAddr(r), "wrong_"+method)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
 		h.svc.sleepFailure(r.Context())
+		if locked {
+			h.lockedOut(w, r)
+			return
+		}
 		h.renderStep(w, r, http.StatusUnauthorized, u, step, continueView{Error: "login.error.second_factor"})
 		return
 	}

@@ -211,8 +211,9 @@ func (h *Handlers) loginWebAuthnFinish(w http.ResponseWriter, r *http.Request) {
 			case errors.Is(err, ErrNoCeremony):
 				reason = "webauthn_no_ceremony"
 			}
-			_ = h.svc.audit.Record(ctx, h.svc.db, actorOfUser(u, r).event("login.failure", "user:"+u.Login, "failure",
-				u.Facility, map[string]string{"reason": reason}))
+			if _, err := h.svc.SecondFactorFailed(ctx, u, client, reason); err != nil {
+				h.srv.Log().Error("record second-factor failure", "err", err)
+			}
 			h.svc.sleepFailure(ctx)
 		}
 		h.webauthnProblem(w, r, err)

@@ -66,6 +66,7 @@ func NewWithLog(t testing.TB, dialect string, logOut io.Writer, opts ...Option) 
 	cfg.DataDir = t.TempDir()
 	cfg.FailureDelay = 0
 	cfg.LoginRatePerMin = 100000
+	cfg.Metrics = true // every route registered, as the route and OpenAPI tests expect
 	switch dialect {
 	case "sqlite":
 	case "postgres":

@@ -133,6 +133,11 @@ func (c *Config) Validate() error {
 // TLS reports whether anzen serves HTTPS itself.
 func (c *Config) TLS() bool { return c.TLSCert != "" }
 
+// HTTPS reports whether people reach anzen over HTTPS: anzen serves TLS
+// itself, or a reverse proxy does and public_url says https. Cookies are
+// then Secure and HSTS is sent.
+func (c *Config) HTTPS() bool { return c.TLS() || strings.HasPrefix(c.PublicURL, "https://") }
+
 // BaseURL is the URL people reach anzen at: public_url, or one derived from
 // the listen address (127.0.0.1 and unspecified hosts become localhost,
 // since WebAuthn does not accept an IP address as its relying party).

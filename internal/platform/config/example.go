@@ -35,7 +35,11 @@ func WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("| key | environment | default | meaning | 説明 |\n| --- | --- | --- | --- | --- |\n")
 	for _, o := range options {
-		fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", o.Key, o.Env, o.Default, o.HelpEN, o.HelpJA)
+		def := "(empty)"
+		if o.Default != "" {
+			def = "`" + o.Default + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s |\n", o.Key, o.Env, def, o.HelpEN, o.HelpJA)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

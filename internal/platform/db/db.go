@@ -72,6 +72,11 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
+	// Create the file readable by anzen's user only; SQLite gives its WAL
+	// and shared-memory files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	// _txlock=immediate takes the write lock at BEGIN, so that two writers
 	// wait for each other (busy_timeout) instead of failing on upgrade.
 	dsn := "file:" + path + "?_txlock=immediate" +
