@@ -98,6 +98,7 @@ func identitySettings(cfg *config.Config) identity.Settings {
 		FailureDelay:    cfg.FailureDelay,
 		SessionIdle:     cfg.SessionIdle,
 		SessionLifetime: cfg.SessionLifetime,
+		SessionCacheTTL: cfg.SessionCacheTTL,
 		MFARoles:        roles,
 		RPID:            base.Hostname(),
 		RPOrigins:       []string{cfg.BaseURL()},

@@ -69,11 +69,13 @@ func BenchmarkPasswordLoginParallel(b *testing.B) {
 // frozen, so last_seen is not rewritten: the steady state between touches).
 func BenchmarkSessionValidate(b *testing.B) {
 	for _, c := range []struct {
-		name string
-		open func(testing.TB, ...db.Migrations) *db.DB
-	}{{"sqlite", dbtest.SQLite}, {"postgres", dbtest.Postgres}} {
+		name  string
+		open  func(testing.TB, ...db.Migrations) *db.DB
+		cache time.Duration
+	}{{"sqlite", dbtest.SQLite, 0}, {"postgres", dbtest.Postgres, 0},
+		{"sqlite-cached", dbtest.SQLite, time.Second}, {"postgres-cached", dbtest.Postgres, time.Second}} {
 		b.Run(c.name, func(b *testing.B) {
-			e := newCoreEnv(b, c.open(b, coreParts...), nil, nil)
+			e := newCoreEnv(b, c.open(b, coreParts...), func(s *Settings) { s.SessionCacheTTL = c.cache }, nil)
 			ctx := context.Background()
 			// A user with grants in two facilities, among a few others, so
 			// that the queries use their indexes.

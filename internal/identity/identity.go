@@ -200,6 +200,9 @@ type Settings struct {
 	FailureDelay    time.Duration
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
+	// SessionCacheTTL is how long a session check is answered from memory
+	// (0: never); see sessioncache.go.
+	SessionCacheTTL time.Duration
 	MFARoles        []authz.Role
 	RPID            string   // WebAuthn relying party id (host name)
 	RPOrigins       []string // WebAuthn origins
@@ -215,6 +218,8 @@ type Service struct {
 	log   *slog.Logger
 	hash  *hasher
 
+	sessions *sessionCache
+
 	onLogin []func(*User)
 }
 
@@ -229,7 +234,9 @@ func New(d *db.DB, c clock.Clock, rec selfaudit.Recorder, set Settings, log *slo
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{db: d, clock: c, audit: rec, set: set, log: log, hash: newHasher()}, nil
+	cache := newSessionCache(set.SessionCacheTTL)
+	return &Service{db: d, clock: c, audit: invalidatingRecorder{next: rec, cache: cache}, set: set, log: log,
+		hash: newHasher(), sessions: cache}, nil
 }
 
 // Settings returns the policies in force.

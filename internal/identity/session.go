@@ -69,6 +69,7 @@ func (s *Service) PromoteSession(ctx context.Context, q db.Querier, idHash strin
 	if err != nil {
 		return "", fmt.Errorf("rotate session: %w", err)
 	}
+	s.sessions.invalidate() // the old id must not live on in the cache
 	if n, _ := res.RowsAffected(); n != 1 {
 		return "", ErrNotFound
 	}
@@ -159,6 +160,10 @@ const sessionQuery = `SELECT s.user_id, s.stage, s.last_seen_at, s.expires_at, u
 // who it acts as and how far it has come.
 func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (*authz.Principal, web.Stage, error) {
 	now := s.clock.Now()
+	if p, st, ok := s.cachedPrincipal(idHash, now); ok {
+		return p, st, nil
+	}
+	gen := s.sessions.generation()
 	var (
 		u                                    *User
 		stage                                int
@@ -224,14 +229,18 @@ func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (
 	// does not write each time yet the stored time is never more than that
 	// behind.
 	touch := min(s.set.SessionIdle/10, time.Minute)
-	if now.Sub(db.Time(seen)) > touch {
+	lastSeen := db.Time(seen)
+	if now.Sub(lastSeen) > touch {
 		if _, err := s.db.ExecContext(ctx, `UPDATE identity_sessions SET last_seen_at = ? WHERE id_hash = ?`,
 			db.Millis(now), idHash); err != nil {
 			return nil, web.StageNone, err
 		}
+		lastSeen = now
 	}
 	p := u.Principal()
 	p.SessionID = idHash
+	s.sessions.put(idHash, cachedSession{p: *p, stage: web.Stage(stage), user: *u, seen: lastSeen,
+		expires: db.Time(expires), gen: gen})
 	return p, web.Stage(stage), nil
 }
 
@@ -239,6 +248,7 @@ func (s *Service) SessionPrincipal(ctx context.Context, idHash, client string) (
 // elsewhere, for example); keep is a session id hash to spare, or "".
 func (s *Service) EndSessionsOf(ctx context.Context, q db.Querier, userID int64, keep string) error {
 	_, err := q.ExecContext(ctx, `DELETE FROM identity_sessions WHERE user_id = ? AND id_hash <> ?`, userID, keep)
+	s.sessions.invalidate()
 	return err
 }
 

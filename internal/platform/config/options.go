@@ -27,6 +27,7 @@ type Config struct {
 
 	SessionIdle     time.Duration
 	SessionLifetime time.Duration
+	SessionCacheTTL time.Duration
 
 	PasswordProfile    string
 	PasswordMinLength  int
@@ -138,6 +139,11 @@ var options = []option{
 		"操作の有無にかかわらずセッションが有効な最長時間（anzen の方針）。",
 		func(c *Config, v value) error { return v.dur(&c.SessionLifetime, 5*time.Minute, 7*24*time.Hour) },
 		func(c *Config) string { return c.SessionLifetime.String() }},
+	{"session.cache_ttl", "ANZEN_SESSION_CACHE_TTL", "1s",
+		"How long a session check is answered from memory; a sign-out or role change made on another anzen instance takes effect here within it. 0s: always ask the database.",
+		"セッションの確認結果をメモリに保持する時間。別の anzen インスタンスで行ったログアウトや権限変更は、この時間内にこちらにも反映されます。0s ならメモリに保持しません。",
+		func(c *Config, v value) error { return v.dur(&c.SessionCacheTTL, 0, time.Minute) },
+		func(c *Config) string { return c.SessionCacheTTL.String() }},
 	{"password.profile", "ANZEN_PASSWORD_PROFILE", "mhlw",
 		"Password policy: mhlw (guideline 6.5), nist (SP 800-63B) or custom (the password.* settings below).",
 		"パスワードポリシー。mhlw（ガイドライン 6.5）、nist（SP 800-63B）、custom（下の password.* の設定）。",
