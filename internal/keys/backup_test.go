@@ -224,3 +224,79 @@ func TestRecoveryKey_TextFormsRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestBackup_ExistingKeysConflictUnlessAnUnusedNamesake(t *testing.T) {
+	dbtest.Each(t, testParts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		src := newEnv(t, d)
+		src.create(t, "ehr", PurposeStorage, "")
+		ct, err := src.svc.Encrypt(ctx, system, "ehr", []byte("カルテ"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		public, private, _ := GenerateRecoveryKey()
+		file, err := src.svc.ExportBackup(ctx, admin, public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name     string
+			prepare  func(e *env)
+			conflict bool
+		}{
+			{"an unused namesake, as anzen makes at its first start, is replaced", func(e *env) {
+				e.create(t, "ehr", PurposeStorage, "")
+			}, false},
+			{"a namesake that encrypted something", func(e *env) {
+				e.create(t, "ehr", PurposeStorage, "")
+				if _, err := e.svc.Encrypt(ctx, system, "ehr", []byte("new data"), nil); err != nil {
+					t.Fatal(err)
+				}
+			}, true},
+			{"a namesake with grants", func(e *env) {
+				e.create(t, "ehr", PurposeStorage, "")
+				if err := e.svc.SetGrants(ctx, admin, "ehr", []Grant{{Kind: "role", Subject: "staff",
+					Operations: []Operation{OpEncrypt}}}); err != nil {
+					t.Fatal(err)
+				}
+			}, true},
+			{"a namesake rotated once", func(e *env) {
+				e.create(t, "ehr", PurposeStorage, "")
+				if _, err := e.svc.Rotate(ctx, admin, "ehr"); err != nil {
+					t.Fatal(err)
+				}
+			}, true},
+			{"another key on the backup key's id", func(e *env) {
+				e.create(t, "local-only", PurposeStorage, "")
+			}, true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				dst := newEnv(t, freshDB(t, d))
+				tt.prepare(dst)
+				before, _ := dst.svc.List(ctx)
+				res, err := dst.svc.ImportBackup(ctx, admin, file, private)
+				if tt.conflict {
+					var ce *ConflictError
+					if !errors.As(err, &ce) || !errors.Is(err, ErrBackupConflict) {
+						t.Fatalf("import: %+v %v, want a conflict", res, err)
+					}
+					if after, _ := dst.svc.List(ctx); len(after) != len(before) || after[0].Versions[0].CreatedAt != before[0].Versions[0].CreatedAt {
+						t.Fatalf("a refused import changed the keys: %+v", after)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := dst.svc.Decrypt(ctx, system, ct, nil); err != nil || string(got) != "カルテ" {
+					t.Fatalf("decrypt after replacing the unused key: %q %v", got, err)
+				}
+				rec := auditActions(t, dst, "key.restore")
+				if len(rec) != 1 || rec[0].Detail["replaced_unused_key_id"] == "" {
+					t.Errorf("restore record: %+v", rec)
+				}
+			})
+		}
+	})
+}

@@ -29,11 +29,13 @@ type SkippedKey struct {
 // private key (text form), into this key store, wrapping their material
 // under the current root. Every key keeps its id, because ciphertexts name
 // the key by id: a key whose name or id exists here already is a conflict,
-// and then nothing is imported (ConflictError). Keys with versions held by
-// an HSM are restored only when the current root is an HSM that still has
-// their objects; otherwise they are skipped and listed. A wrong recovery
-// key gives ErrRecoveryKey and imports nothing. It all happens in one
-// transaction, recorded.
+// and then nothing is imported (ConflictError), except a key of the same
+// name that was never used (such as the one anzen makes for its own
+// secrets at its first start), which the restored key replaces. Keys with
+// versions held by an HSM are restored only when the current root is an
+// HSM that still has their objects; otherwise they are skipped and listed.
+// A wrong recovery key gives ErrRecoveryKey and imports nothing. It all
+// happens in one transaction, recorded.
 func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []byte, opts ...BackupOption) (*ImportResult, error) {
 	o := applyOptions(opts)
 	b, err := openBackup(file, private)
@@ -77,26 +79,17 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 		}
 		todo = append(todo, k)
 	}
+	var replaced []replacedKey
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
-		var conflicts []string
-		for _, k := range todo {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_keys WHERE name = ? OR id = ?`, k.Name,
-				k.ID).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				conflicts = append(conflicts, k.Name)
-			}
-		}
-		if len(conflicts) > 0 {
-			return &ConflictError{Names: conflicts}
+		var err error
+		if replaced, err = s.clearWay(ctx, tx, todo); err != nil {
+			return err
 		}
 		for i, k := range todo {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := s.restoreKey(ctx, tx, by, root, k); err != nil {
+			if err := s.restoreKey(ctx, tx, by, root, k, replaced); err != nil {
 				return err
 			}
 			res.Imported = append(res.Imported, k.Name)
@@ -125,7 +118,119 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 	for _, k := range todo {
 		s.forget(k.ID)
 	}
+	for _, r := range replaced {
+		s.forgetKey(r.id, r.name)
+	}
 	return res, nil
+}
+
+// replacedKey is a key of this store that a restore replaced.
+type replacedKey struct {
+	id   int64
+	name string
+}
+
+// clearWay finds the keys of this store that stand in the way of the
+// backup's keys (same name, or same id). An unused key of the same name
+// (one version, in software, never used, no grants, certificates or
+// destroy requests: such as the key anzen makes for itself at its first
+// start) is removed to make way; any other is a conflict, and then nothing
+// is imported.
+func (s *Service) clearWay(ctx context.Context, tx *db.Tx, todo []*backupKey) ([]replacedKey, error) {
+	names := map[string]bool{}
+	for _, k := range todo {
+		names[k.Name] = true
+	}
+	replaceable := map[int64]string{}
+	var conflicts []string
+	for _, k := range todo {
+		rows, err := tx.QueryContext(ctx, `SELECT id, name FROM keys_keys WHERE name = ? OR id = ?`, k.Name, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		var found []replacedKey
+		for rows.Next() {
+			var r replacedKey
+			if err := rows.Scan(&r.id, &r.name); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found = append(found, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		for _, r := range found {
+			if _, ok := replaceable[r.id]; ok {
+				continue
+			}
+			unused := false
+			if names[r.name] {
+				if unused, err = s.unusedKey(ctx, tx, r.id); err != nil {
+					return nil, err
+				}
+			}
+			if !unused {
+				conflicts = append(conflicts, k.Name)
+				break
+			}
+			replaceable[r.id] = r.name
+		}
+	}
+	if len(conflicts) > 0 {
+		return nil, &ConflictError{Names: conflicts}
+	}
+	var out []replacedKey
+	for id, name := range replaceable {
+		for _, q := range []string{`DELETE FROM keys_versions WHERE key_id = ?`, `DELETE FROM keys_keys WHERE id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, id); err != nil {
+				return nil, fmt.Errorf("make way for the restored key %s: %w", name, err)
+			}
+		}
+		out = append(out, replacedKey{id: id, name: name})
+	}
+	return out, nil
+}
+
+// unusedKey reports whether key id has one software version and has never
+// been used nor had grants, certificates or destroy requests.
+func (s *Service) unusedKey(ctx context.Context, tx *db.Tx, id int64) (bool, error) {
+	s.usage.mu.Lock()
+	for g := range s.usage.counts {
+		if g.keyID == id {
+			s.usage.mu.Unlock()
+			return false, nil
+		}
+	}
+	s.usage.mu.Unlock()
+	var versions, inHSM, others int
+	err := tx.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM keys_versions WHERE key_id = ?),
+		(SELECT COUNT(*) FROM keys_versions WHERE key_id = ? AND hsm_id <> ''),
+		(SELECT COUNT(*) FROM keys_usage WHERE key_id = ?) + (SELECT COUNT(*) FROM keys_grants WHERE key_id = ?) +
+		(SELECT COUNT(*) FROM keys_certificates WHERE key_id = ?) + (SELECT COUNT(*) FROM keys_destroy_requests WHERE key_id = ?)`,
+		id, id, id, id, id, id).Scan(&versions, &inHSM, &others)
+	if err != nil {
+		return false, fmt.Errorf("check whether key %d was used: %w", id, err)
+	}
+	return versions == 1 && inHSM == 0 && others == 0, nil
+}
+
+// forgetKey drops a key that no longer exists from memory, with its name
+// and material.
+func (s *Service) forgetKey(id int64, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.meta, id)
+	if s.byName[name] == id {
+		delete(s.byName, name)
+	}
+	for ref := range s.material {
+		if ref.key == id {
+			delete(s.material, ref)
+		}
+	}
 }
 
 // check refuses a key of a backup that could not have been exported.
@@ -150,7 +255,7 @@ func (k *backupKey) check() error {
 
 // restoreKey inserts one key of a backup with its id, versions (material
 // wrapped under root), grants and certificates.
-func (s *Service) restoreKey(ctx context.Context, tx *db.Tx, by Actor, root Root, k *backupKey) error {
+func (s *Service) restoreKey(ctx context.Context, tx *db.Tx, by Actor, root Root, k *backupKey, replaced []replacedKey) error {
 	override := ""
 	if tx.Dialect() == db.Postgres {
 		override = " OVERRIDING SYSTEM VALUE"
@@ -205,7 +310,12 @@ func (s *Service) restoreKey(ctx context.Context, tx *db.Tx, by Actor, root Root
 			return fmt.Errorf("restore certificates of key %s: %w", k.Name, err)
 		}
 	}
-	return s.audit.Record(ctx, tx, by.event("key.restore", "key:"+k.Name, map[string]string{
-		"id": strconv.FormatInt(k.ID, 10), "versions": strconv.Itoa(len(k.Versions)),
-		"versions_with_material": strconv.Itoa(withMaterial), "root": root.Kind()}))
+	detail := map[string]string{"id": strconv.FormatInt(k.ID, 10), "versions": strconv.Itoa(len(k.Versions)),
+		"versions_with_material": strconv.Itoa(withMaterial), "root": root.Kind()}
+	for _, r := range replaced {
+		if r.name == k.Name {
+			detail["replaced_unused_key_id"] = strconv.FormatInt(r.id, 10)
+		}
+	}
+	return s.audit.Record(ctx, tx, by.event("key.restore", "key:"+k.Name, detail))
 }
