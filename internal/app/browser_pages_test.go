@@ -35,7 +35,7 @@ func pageRoutes(e *apptest.Env) []string {
 // visiting: not an asset, an export, a probe, or the sign-in steps (which
 // the sign-in itself goes through).
 func crawlable(p string) bool {
-	for _, prefix := range []string{"/static/", "/api/", "/login", "/logout", "/healthz"} {
+	for _, prefix := range []string{"/static/", "/api/", "/login", "/logout", "/healthz", "/metrics"} {
 		if strings.HasPrefix(p, prefix) {
 			return false
 		}

@@ -73,7 +73,7 @@ func TestOpenAPI_DocumentsExactlyTheRegisteredAPIRoutes(t *testing.T) {
 			ops := docOperations(doc)
 			routes := map[string]bool{}
 			for _, rt := range e.Web.Routes() {
-				if !strings.HasPrefix(rt.Pattern, "/api/") {
+				if !rt.API() {
 					continue
 				}
 				key := rt.Method + " " + patternToOpenAPI(rt.Pattern)

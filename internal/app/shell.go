@@ -36,7 +36,7 @@ func (a *App) registerShell(srv *web.Server) {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			collectors.NewDBStatsCollector(a.DB.SQL(), string(a.DB.Dialect())))
 		h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-		srv.Handle("GET", "/api/v1/metrics", web.Perm(PermMetrics), h.ServeHTTP)
+		srv.HandleAPI("GET", "/metrics", web.Perm(PermMetrics), h.ServeHTTP)
 	}
 }
 

@@ -97,10 +97,13 @@ type Route struct {
 	Method  string
 	Pattern string
 	Access  Access
+	machine bool // registered with HandleAPI outside /api/
 }
 
-// API reports whether the route belongs to the JSON API.
-func (rt Route) API() bool { return strings.HasPrefix(rt.Pattern, "/api/") }
+// API reports whether the route is for programs: the JSON API under /api/,
+// or a route registered with HandleAPI (such as Prometheus's /metrics). An
+// API route answers errors as problem+json and accepts API tokens.
+func (rt Route) API() bool { return rt.machine || strings.HasPrefix(rt.Pattern, "/api/") }
 
 // Options configure a Server.
 type Options struct {
@@ -172,12 +175,23 @@ func (s *Server) TLS() bool { return s.opt.TLS }
 // Handle registers h for method and pattern (a net/http pattern without
 // the method), callable by those access allows.
 func (s *Server) Handle(method, pattern string, access Access, h http.HandlerFunc) {
-	for _, rt := range s.routes {
-		if rt.Method == method && rt.Pattern == pattern {
+	s.handle(Route{Method: method, Pattern: pattern, Access: access}, h)
+}
+
+// HandleAPI registers a route for programs outside /api/ (a path that
+// other tools expect, such as /metrics): like the API, it answers errors as
+// problem+json and accepts API tokens.
+func (s *Server) HandleAPI(method, pattern string, access Access, h http.HandlerFunc) {
+	s.handle(Route{Method: method, Pattern: pattern, Access: access, machine: true}, h)
+}
+
+func (s *Server) handle(rt Route, h http.HandlerFunc) {
+	method, pattern := rt.Method, rt.Pattern
+	for _, r := range s.routes {
+		if r.Method == method && r.Pattern == pattern {
 			panic(fmt.Sprintf("web: route %s %s registered twice", method, pattern))
 		}
 	}
-	rt := Route{Method: method, Pattern: pattern, Access: access}
 	s.routes = append(s.routes, rt)
 	s.mux.Handle(method+" "+pattern, s.guard(rt, h))
 }

@@ -728,3 +728,37 @@ func TestJSON_WritesBodyAndType(t *testing.T) {
 		t.Errorf("HTML not escaped in JSON: %s", body)
 	}
 }
+
+// TestHandleAPI_AProgramsRouteOutsideAPIActsLikeTheAPI covers routes such
+// as Prometheus's /metrics: tokens pass, refusals are problem+json, and the
+// route is listed as an API route.
+func TestHandleAPI_AProgramsRouteOutsideAPIActsLikeTheAPI(t *testing.T) {
+	srv, _ := testServer(t, web.Options{})
+	srv.SetAuthenticator(fakeAuth{
+		"token": {&authz.Principal{UserID: 7, TokenID: 3, Scopes: []string{"webtest:read"}}, web.StageFull, nil},
+		"staff": {user(authz.Staff), web.StageFull, nil},
+	})
+	ok := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }
+	srv.HandleAPI("GET", "/scrape", web.Perm(permRead), ok)
+	srv.Handle("GET", "/page", web.Perm(permRead), ok)
+	h := srv.Handler()
+	get := func(path, session string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", path, nil)
+		if session != "" {
+			r.Header.Set("X-Test-Session", session)
+		}
+		return serve(h, r)
+	}
+	if w := get("/scrape", "token"); w.Code != http.StatusOK {
+		t.Errorf("token on a HandleAPI route: %d", w.Code)
+	}
+	if w := get("/page", "token"); w.Code != http.StatusForbidden {
+		t.Errorf("token on a page: %d", w.Code)
+	}
+	wantProblem(t, get("/scrape", ""), http.StatusUnauthorized, "unauthenticated")
+	for _, rt := range srv.Routes() {
+		if want := rt.Pattern == "/scrape"; rt.API() != want {
+			t.Errorf("%s API() = %v", rt.Pattern, rt.API())
+		}
+	}
+}
