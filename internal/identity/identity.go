@@ -22,6 +22,7 @@ import (
 	"github.com/anzen-health/anzen/internal/platform/clock"
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/selfaudit"
+	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
 //go:embed migrations
@@ -219,6 +220,9 @@ type Service struct {
 	hash  *hasher
 
 	sessions *sessionCache
+	// badTokens counts wrong bearer tokens per client address; a client
+	// past the limit is refused before any look-up.
+	badTokens *web.RateLimiter
 
 	onLogin []func(*User)
 }
@@ -236,7 +240,7 @@ func New(d *db.DB, c clock.Clock, rec selfaudit.Recorder, set Settings, log *slo
 	}
 	cache := newSessionCache(set.SessionCacheTTL)
 	return &Service{db: d, clock: c, audit: invalidatingRecorder{next: rec, cache: cache}, set: set, log: log,
-		hash: newHasher(), sessions: cache}, nil
+		hash: newHasher(), sessions: cache, badTokens: web.NewRateLimiter(BadTokensPerMinute)}, nil
 }
 
 // Settings returns the policies in force.

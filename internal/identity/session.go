@@ -124,18 +124,35 @@ func (s *Service) ClearSessionCookie(w http.ResponseWriter) {
 		Secure: s.set.SecureCookies, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 }
 
+// BadTokensPerMinute is how many wrong bearer tokens one client address
+// may send a minute before its tokens are refused unread for a while
+// (anzen policy, against guessing and misconfigured scripts hammering the
+// database).
+const BadTokensPerMinute = 60
+
 // Authenticate implements web.Authenticator: a bearer API token, or the
 // session cookie. It applies the idle timeout and the absolute lifetime,
 // and refuses users who are no longer usable.
 func (s *Service) Authenticate(w http.ResponseWriter, r *http.Request) (*authz.Principal, web.Stage, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			return nil, web.StageNone, nil
+		client := web.ClientAddr(r)
+		if s.badTokens.Exhausted(client) {
+			return nil, web.StageNone, nil // too many wrong tokens from here: not even looked up
 		}
-		p, err := s.tokenPrincipal(r.Context(), strings.TrimSpace(token))
-		if err != nil || p == nil {
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		var p *authz.Principal
+		var err error
+		if ok {
+			p, err = s.tokenPrincipal(r.Context(), strings.TrimSpace(token))
+		}
+		if err != nil {
 			return nil, web.StageNone, err
+		}
+		if p == nil {
+			if !s.badTokens.Allow(client) {
+				s.log.Warn("too many wrong API tokens; refusing this client's tokens for a while", "client", client)
+			}
+			return nil, web.StageNone, nil
 		}
 		return p, web.StageFull, nil
 	}

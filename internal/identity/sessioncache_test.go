@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -80,4 +81,40 @@ func TestSessionCache_AnswersFromMemoryButEveryRecordedChangeEmptiesIt(t *testin
 			t.Fatalf("%d session.expired events, want 1", n)
 		}
 	})
+}
+
+// TestAuthenticate_ManyWrongTokensFromOneAddressAreRefusedUnread shows the
+// rate limit on bearer tokens: past BadTokensPerMinute wrong tokens, even a
+// right one from the same address is refused for a while, while another
+// address is unaffected.
+func TestAuthenticate_ManyWrongTokensFromOneAddressAreRefusedUnread(t *testing.T) {
+	d := dbtest.SQLite(t, coreParts...)
+	e := newCoreEnv(t, d, nil, nil)
+	ctx := context.Background()
+	_, secret, err := e.svc.CreateToken(ctx, SystemActor, NewToken{Name: "lis", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(addr, token string) web.Stage {
+		r := httptest.NewRequest("GET", "/api/v1/me", nil)
+		r.RemoteAddr = addr + ":40000"
+		r.Header.Set("Authorization", "Bearer "+token)
+		_, st, err := e.svc.Authenticate(httptest.NewRecorder(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if try("192.0.2.10", secret) != web.StageFull {
+		t.Fatal("the right token is refused")
+	}
+	for i := 0; i < BadTokensPerMinute; i++ {
+		try("192.0.2.10", TokenPrefix+"wrong")
+	}
+	if try("192.0.2.10", secret) != web.StageNone {
+		t.Fatal("after the limit of wrong tokens, a token from the same address still passes")
+	}
+	if try("192.0.2.11", secret) != web.StageFull {
+		t.Fatal("another address is refused too")
+	}
 }

@@ -27,6 +27,15 @@ func NewRateLimiter(perMinute int) *RateLimiter {
 	return &RateLimiter{perMin: perMinute, keys: map[string]*limiterEntry{}, maxKeys: 100000}
 }
 
+// Exhausted reports whether key has used up its allowance for now, without
+// counting an event.
+func (l *RateLimiter) Exhausted(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.keys[key]
+	return ok && e.lim.TokensAt(time.Now()) < 1
+}
+
 // Allow reports whether one more event for key is allowed now.
 func (l *RateLimiter) Allow(key string) bool {
 	now := time.Now()
