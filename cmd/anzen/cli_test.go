@@ -83,6 +83,9 @@ func (c *cliEnv) open() *app.App {
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	// The commands change the database behind this anzen's back, and the
+	// test expects it to see each change at once (as apptest does).
+	cfg.SessionCacheTTL = 0
 	a, err := app.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err != nil {
 		c.t.Fatal(err)

@@ -220,6 +220,7 @@ type Service struct {
 	hash  *hasher
 
 	sessions *sessionCache
+	tokens   tokenCache // API tokens checked recently; see tokencache.go
 	// badTokens counts wrong bearer tokens per client address; a client
 	// past the limit is refused before any look-up.
 	badTokens *web.RateLimiter

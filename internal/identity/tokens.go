@@ -149,6 +149,8 @@ func (s *Service) RevokeToken(ctx context.Context, by Actor, id int64) error {
 	if err != nil {
 		return err
 	}
+	// Whatever the outcome, the token is read from the database again.
+	defer s.tokens.invalidate()
 	return s.db.InTx(ctx, func(tx *db.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE identity_tokens SET revoked_at = ? WHERE id = ? AND revoked_at = 0`,
 			db.Millis(s.clock.Now()), id)
@@ -164,18 +166,28 @@ func (s *Service) RevokeToken(ctx context.Context, by Actor, id int64) error {
 }
 
 // tokenPrincipal returns the principal of an API token, or nil when the
-// token is unknown, revoked or expired.
+// token is unknown, revoked or expired. A token checked within the last
+// Settings.SessionCacheTTL is answered from memory (tokencache.go); its
+// expiry is still checked on every use.
 func (s *Service) tokenPrincipal(ctx context.Context, secret string) (*authz.Principal, error) {
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 100 {
 		return nil, nil
 	}
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM identity_tokens WHERE token_hash = ?`,
-		hashSecret(secret)))
-	if err == db.ErrNotFound {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
+	hash := hashSecret(secret)
+	ttl := s.set.SessionCacheTTL
+	t, ok := s.tokens.get(hash, ttl)
+	if !ok {
+		gen := s.tokens.generation()
+		found, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM identity_tokens WHERE token_hash = ?`,
+			hash))
+		if err == db.ErrNotFound {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		t = *found
+		s.tokens.put(hash, t, gen, ttl)
 	}
 	now := s.clock.Now()
 	if !t.Active(now) {
@@ -186,6 +198,7 @@ func (s *Service) tokenPrincipal(ctx context.Context, secret string) (*authz.Pri
 			db.Millis(now), t.ID); err != nil {
 			return nil, err
 		}
+		s.tokens.used(hash, now)
 	}
 	return &authz.Principal{Login: "token:" + t.Name, Name: t.Name, TokenID: t.ID, Scopes: t.Scopes,
 		TokenFacility: t.Facility, Facility: t.Facility}, nil
