@@ -87,17 +87,20 @@ const totpPendingLifetime = 15 * time.Minute
 // code from it.
 func (s *Service) BeginTOTP(ctx context.Context, u *User) (*TOTPEnrolment, error) {
 	now := s.clock.Now()
-	var secret string
+	var secret, stored string
 	var confirmed int
 	var created int64
 	err := s.db.QueryRowContext(ctx, `SELECT secret, confirmed, created_at FROM identity_totp WHERE user_id = ?`, u.ID).
-		Scan(&secret, &confirmed, &created)
+		Scan(&stored, &confirmed, &created)
 	switch {
 	case err == nil && confirmed == 1:
 		return nil, errors.New("TOTP is already enrolled; reset it first")
 	case err == nil && now.Sub(db.Time(created)) < totpPendingLifetime:
 		// A reload or a second tab shows the secret already scanned
 		// instead of silently replacing it.
+		if secret, err = s.openTOTP(ctx, u.ID, stored); err != nil {
+			return nil, err
+		}
 	case err != nil && db.NotFound(err) != db.ErrNotFound:
 		return nil, fmt.Errorf("read TOTP secret: %w", err)
 	default:
@@ -107,9 +110,12 @@ func (s *Service) BeginTOTP(ctx context.Context, u *User) (*TOTPEnrolment, error
 			return nil, fmt.Errorf("generate TOTP secret: %w", err)
 		}
 		secret = key.Secret()
+		if stored, err = s.sealTOTP(ctx, u.ID, secret); err != nil {
+			return nil, err
+		}
 		_, err = s.db.ExecContext(ctx, `INSERT INTO identity_totp (user_id, secret, confirmed, last_step, created_at)
 			VALUES (?, ?, 0, 0, ?) ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret,
-			created_at = excluded.created_at WHERE identity_totp.confirmed = 0`, u.ID, secret, db.Millis(now))
+			created_at = excluded.created_at WHERE identity_totp.confirmed = 0`, u.ID, stored, db.Millis(now))
 		if err != nil {
 			return nil, fmt.Errorf("store TOTP secret: %w", err)
 		}
@@ -154,10 +160,14 @@ func matchTOTP(secret, code string, now time.Time) int64 {
 // ConfirmTOTP puts the pending TOTP secret in force when code is right,
 // and returns fresh recovery codes when the user has none left.
 func (s *Service) ConfirmTOTP(ctx context.Context, by Actor, u *User, code string) ([]string, error) {
-	var secret string
-	err := s.db.QueryRowContext(ctx, `SELECT secret FROM identity_totp WHERE user_id = ? AND confirmed = 0`, u.ID).Scan(&secret)
+	var stored string
+	err := s.db.QueryRowContext(ctx, `SELECT secret FROM identity_totp WHERE user_id = ? AND confirmed = 0`, u.ID).Scan(&stored)
 	if err != nil {
 		return nil, ErrSecondFactor
+	}
+	secret, err := s.openTOTP(ctx, u.ID, stored)
+	if err != nil {
+		return nil, err
 	}
 	step := matchTOTP(secret, code, s.clock.Now())
 	if step < 0 {
@@ -182,12 +192,16 @@ func (s *Service) ConfirmTOTP(ctx context.Context, by Actor, u *User, code strin
 // once: the time step it belongs to is stored, and a code of that step or
 // an earlier one is refused.
 func (s *Service) VerifyTOTP(ctx context.Context, u *User, code string) error {
-	var secret string
+	var stored string
 	var last int64
 	err := s.db.QueryRowContext(ctx, `SELECT secret, last_step FROM identity_totp WHERE user_id = ? AND confirmed = 1`,
-		u.ID).Scan(&secret, &last)
+		u.ID).Scan(&stored, &last)
 	if err != nil {
 		return ErrSecondFactor
+	}
+	secret, err := s.openTOTP(ctx, u.ID, stored)
+	if err != nil {
+		return err
 	}
 	step := matchTOTP(secret, code, s.clock.Now())
 	if step < 0 || step <= last {

@@ -225,6 +225,7 @@ type Service struct {
 	// past the limit is refused before any look-up.
 	badTokens *web.RateLimiter
 
+	sealer  SecretSealer // seals stored TOTP secrets; see secrets.go
 	onLogin []func(*User)
 }
 
