@@ -81,14 +81,16 @@ func (g *globalFlags) load(set map[string]string) (*config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// open loads the configuration and opens anzen (database, migrations,
-// parts) with logs going to stderr.
+// open loads the configuration and opens anzen (unseal, database,
+// migrations, parts) with logs and unseal warnings going to stderr; at a
+// terminal it may ask for the unseal passphrase.
 func (g *globalFlags) open(ctx context.Context, set map[string]string) (*app.App, error) {
 	cfg, err := g.load(set)
 	if err != nil {
 		return nil, err
 	}
-	return app.Open(ctx, cfg, app.NewLogger(cfg, os.Stderr), nil)
+	return app.Open(ctx, cfg, app.NewLogger(cfg, os.Stderr), nil,
+		app.WithPrompt(app.TerminalPrompt()), app.WithConsole(os.Stderr))
 }
 
 func newMigrateCommand(g *globalFlags) *cobra.Command {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/clock"
 	"github.com/anzen-health/anzen/internal/platform/config"
@@ -37,52 +38,98 @@ type App struct {
 	Clock    clock.Clock
 	Audit    *audit.Log
 	Identity *identity.Service
+	Keys     *keys.Service
 	Catalog  *i18n.Catalog
 }
 
 // Migrations lists every part's schema, in the order they are applied.
 func Migrations() []db.Migrations {
-	return []db.Migrations{audit.Migrations(), identity.Migrations()}
+	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations()}
 }
 
-// Open opens the database, applies migrations and builds the parts. It
-// starts nothing; Serve does.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock) (*App, error) {
+// Open unseals the key service's root of trust (unseal.go), opens the
+// database, applies migrations and builds the parts. A wrong unseal
+// passphrase stops it before anything is written. It starts nothing;
+// Serve does.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.Clock, opts ...Option) (*App, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	d, err := db.Open(ctx, cfg.DSN, cfg.DataDir)
+	o := &options{getenv: os.Getenv}
+	for _, opt := range opts {
+		opt(o)
+	}
+	plan, err := planUnseal(cfg, o)
 	if err != nil {
 		return nil, err
 	}
+	d, err := db.Open(ctx, cfg.DSN, cfg.DataDir)
+	if err != nil {
+		closeRoot(plan.root)
+		return nil, err
+	}
 	if err := d.Migrate(ctx, log, Migrations()...); err != nil {
+		closeRoot(plan.root)
 		d.Close()
 		return nil, err
 	}
 	a := &App{Cfg: cfg, Log: log, DB: d, Clock: clk}
 	a.Audit = audit.New(d, clk)
-	a.Identity, err = identity.New(d, clk, a.Audit, identitySettings(cfg), log)
+	root, err := a.finishUnseal(ctx, plan, o)
 	if err != nil {
+		closeRoot(plan.root)
 		d.Close()
 		return nil, err
 	}
+	a.Keys = keys.New(d, clk, a.Audit, log)
+	a.Keys.Unseal(root)
+	a.Identity, err = identity.New(d, clk, a.Audit, identitySettings(cfg), log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.Identity.OnLogin(a.forgetInitialPassword)
+	if err := a.sealSecrets(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("seal stored secrets: %w", err)
+	}
 	if err := a.recordConfiguration(ctx); err != nil {
-		d.Close()
+		a.Close()
 		return nil, fmt.Errorf("record configuration: %w", err)
 	}
 	a.Catalog = i18n.New()
 	for _, loc := range catalogs() {
 		if err := a.Catalog.Add(loc); err != nil {
-			d.Close()
+			a.Close()
 			return nil, err
 		}
 	}
 	return a, nil
 }
 
-// Close closes the database.
-func (a *App) Close() error { return a.DB.Close() }
+// Close writes the key uses not yet recorded, lets go of the HSM when there
+// is one, and closes the database.
+func (a *App) Close() error {
+	if a.Keys != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.Keys.FlushUsage(ctx, true); err != nil {
+			a.Log.Error("record key usage", "err", err)
+		}
+		cancel()
+		if r, err := a.Keys.Root(); err == nil {
+			closeRoot(r)
+		}
+	}
+	return a.DB.Close()
+}
+
+// closeRoot lets go of a root of trust that holds resources (an HSM's
+// sessions).
+func closeRoot(r keys.Root) {
+	if c, ok := r.(io.Closer); ok {
+		_ = c.Close()
+	}
+}
 
 func identitySettings(cfg *config.Config) identity.Settings {
 	var roles []authz.Role
@@ -123,6 +170,9 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		return nil, nil, err
 	}
 	if err := audit.Register(srv, a.Audit); err != nil {
+		return nil, nil, err
+	}
+	if err := keys.Register(srv, a.Keys); err != nil {
 		return nil, nil, err
 	}
 	a.registerShell(srv)
@@ -197,7 +247,11 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
-	go a.runJobs(jobsCtx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		a.runJobs(jobsCtx)
+	}()
 	errc := make(chan error, 1)
 	go func() {
 		if a.Cfg.TLS() {
@@ -211,23 +265,35 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil {
-		return err
+	if serveErr == nil {
+		serveErr = hs.Shutdown(shutdownCtx)
 	}
-	return nil
+	stopJobs()
+	<-jobsDone
+	// The key uses of the last minutes go to the audit log before anzen
+	// stops.
+	if err := a.Keys.FlushUsage(shutdownCtx, true); err != nil {
+		a.Log.Error("record key usage at shutdown", "err", err)
+		serveErr = errors.Join(serveErr, err)
+	}
+	return serveErr
 }
 
 // runJobs runs the background jobs until ctx ends.
 func (a *App) runJobs(ctx context.Context) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	usage := time.NewTicker(a.Cfg.KeysUsageFlush)
+	defer usage.Stop()
+	rotation := time.NewTicker(rotationCheck)
+	defer rotation.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -238,7 +304,27 @@ func (a *App) runJobs(ctx context.Context) {
 			} else if n > 0 {
 				a.Log.Debug("purged expired sessions", "count", n)
 			}
+		case <-usage.C:
+			if err := a.Keys.FlushUsage(ctx, false); err != nil {
+				a.Log.Error("record key usage", "err", err)
+			}
+		case <-rotation.C:
+			a.rotateKeys(ctx)
 		}
+	}
+}
+
+// rotationCheck is how often the job looks for keys due for rotation.
+const rotationCheck = 10 * time.Minute
+
+// rotateKeys rotates every key whose rotation period has passed.
+func (a *App) rotateKeys(ctx context.Context) {
+	rotated, err := a.Keys.RotateDue(ctx)
+	for _, name := range rotated {
+		a.Log.Info("rotated key", "key", name)
+	}
+	if err != nil {
+		a.Log.Error("rotate keys", "err", err)
 	}
 }
 
