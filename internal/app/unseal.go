@@ -231,7 +231,25 @@ func (a *App) finishUnseal(ctx context.Context, plan *unsealPlan, o *options) (k
 				"directory: delete it", "file", gen, "passphrase_from", plan.pass.source)
 		}
 	}
+	a.warnOtherRoot(ctx, plan.root)
 	return plan.root, nil
+}
+
+// warnOtherRoot warns of key versions held by another root of trust than
+// the one in force (keys.root was changed without moving the keys, or
+// they were moved and keys.root not yet changed): they cannot be used.
+func (a *App) warnOtherRoot(ctx context.Context, root keys.Root) {
+	var n int
+	err := a.DB.QueryRowContext(ctx, `SELECT COUNT(*) FROM keys_versions WHERE root <> ? AND state <> ?`,
+		root.Kind(), string(keys.Destroyed)).Scan(&n)
+	if err != nil {
+		a.Log.Error("count key versions of another root", "err", err)
+		return
+	}
+	if n > 0 {
+		a.Log.Warn("key versions are held by another root of trust than keys.root and cannot be used: move them "+
+			"with `anzen keys migrate-root`, or set keys.root to their root", "count", n, "keys_root", root.Kind())
+	}
 }
 
 // createLocalRoot writes the generated passphrase file (when the

@@ -436,3 +436,24 @@ func TestOpen_PKCS11RootUnsealsWithThePINAndRefusesAWrongOne(t *testing.T) {
 		}
 	}
 }
+
+func TestOpen_WarnsOfKeysHeldByTheOtherRoot(t *testing.T) {
+	hsm := hsmtest.New(t)
+	cfg := startConfig(t, "sqlite")
+	a, logs, _, err := start(t, cfg, env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if strings.Contains(logs, "migrate-root") {
+		t.Fatalf("warned with every key under the root in force:\n%s", logs)
+	}
+	cfg.KeysRoot, cfg.PKCS11Module, cfg.PKCS11TokenLabel = "pkcs11", hsm.Module, hsm.TokenLabel
+	_, logs, _, err = start(t, cfg, env{EnvPKCS11PIN: hsm.PIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "migrate-root") || !strings.Contains(logs, "count=1") {
+		t.Fatalf("no warning of the key under the local root:\n%s", logs)
+	}
+}
