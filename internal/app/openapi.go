@@ -12,6 +12,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
@@ -39,6 +40,7 @@ func apiFragments() []apiFragment {
 		{"identity", identity.OpenAPI()},
 		{"identity-admin", identity.OpenAPIAdmin()},
 		{"audit", audit.OpenAPI()},
+		{"keys", keys.OpenAPI()},
 	}
 }
 
