@@ -268,6 +268,13 @@ func TestGrants_PeopleAndTokensNeedAGrantAndUsesAreAudited(t *testing.T) {
 			Operations: []Operation{OpSign}}}); err == nil {
 			t.Fatal("a grant of an unsupported operation was accepted")
 		}
+		var ve *ValidationError
+		if err := e.svc.SetGrants(ctx, admin, "lab-results", []Grant{
+			{Kind: "role", Subject: "staff", Operations: []Operation{OpEncrypt}},
+			{Kind: "role", Subject: "staff", Operations: []Operation{OpDecrypt}},
+		}); !errors.As(err, &ve) || ve.Fields["grants"] != "keys.validation.grant_duplicate" {
+			t.Fatalf("a role granted twice: %v", err)
+		}
 		e.clock.Advance(time.Minute)
 		if err := e.svc.FlushUsage(ctx, false); err != nil {
 			t.Fatal(err)

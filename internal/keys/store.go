@@ -309,7 +309,12 @@ func (s *Service) SetGrants(ctx context.Context, by Actor, name string, grants [
 	k := ck.key
 	supported := OperationsFor(k.Algorithm)
 	f := map[string]string{}
+	seen := map[string]bool{}
 	for _, g := range grants {
+		if seen[g.Kind+"\x00"+g.Subject] {
+			f["grants"] = "keys.validation.grant_duplicate"
+		}
+		seen[g.Kind+"\x00"+g.Subject] = true
 		switch g.Kind {
 		case "role":
 			if _, err := authz.ParseRole(g.Subject); err != nil {
