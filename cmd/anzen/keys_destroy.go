@@ -24,8 +24,8 @@ import (
 // Crypto-shredding from the command line. Destroying a key version takes
 // two people, so each step is done by a person anzen knows: the command
 // signs them in with their anzen login, password and TOTP code, checked by
-// identity as the sign-in page checks them (wrong passwords count towards
-// the lockout), and acts as that user. The OS user name alone ("cli:<OS
+// identity as the sign-in page checks them (wrong passwords and codes count
+// towards the lockout), and acts as that user. The OS user name alone ("cli:<OS
 // user>") would not do: anyone with a shell on the server, typically root,
 // can be any OS user, so two OS user names are not two people. A person
 // whose only second factor is a security key (WebAuthn) approves on the web.
@@ -137,10 +137,14 @@ func signInPerson(cmd *cobra.Command, a *app.App, login string, perm authz.Permi
 			return keys.Actor{}, err
 		}
 		if err := a.Identity.VerifyTOTP(ctx, u, strings.TrimSpace(code)); err != nil {
-			if errors.Is(err, identity.ErrSecondFactor) {
-				return keys.Actor{}, refused
+			if !errors.Is(err, identity.ErrSecondFactor) {
+				return keys.Actor{}, err
 			}
-			return keys.Actor{}, err
+			// Counted towards the lockout, as on the sign-in page.
+			if _, err := a.Identity.SecondFactorFailed(ctx, u, client, "wrong_totp"); err != nil {
+				return keys.Actor{}, err
+			}
+			return keys.Actor{}, refused
 		}
 	}
 	if !u.Principal().Can(perm) {

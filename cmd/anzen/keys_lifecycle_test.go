@@ -20,6 +20,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/anzen-health/anzen/internal/app/apptest"
+	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 )
@@ -34,6 +35,22 @@ func signIn(t *testing.T, u *apptest.User, at time.Time) string {
 		t.Fatal(err)
 	}
 	return u.Password + "\n" + code + "\n"
+}
+
+// wrongCode returns a TOTP code that is valid at no time near now.
+func wrongCode(t *testing.T, u *apptest.User) string {
+	t.Helper()
+	valid := map[string]bool{}
+	for _, off := range []time.Duration{-90, -60, -30, 0, 30, 60, 90} {
+		valid[strings.TrimSuffix(strings.SplitN(signIn(t, u, time.Now().Add(off*time.Second)), "\n", 3)[1], "\n")] = true
+	}
+	for _, c := range []string{"000000", "111111", "222222"} {
+		if !valid[c] {
+			return c
+		}
+	}
+	t.Fatal("no wrong code found")
+	return ""
 }
 
 func TestKeysCLI_DestroyTakesTwoPeopleSignedIn(t *testing.T) {
@@ -57,6 +74,8 @@ func TestKeysCLI_DestroyTakesTwoPeopleSignedIn(t *testing.T) {
 			c.refuses("give exactly one of", "", "keys", "destroy", "--approve", "1", "--reject", "1", "--login", "x")
 			c.refuses("sign-in as \"keys-asker\" refused", "wrong password\n000000\n", "keys", "destroy", "ehr",
 				"--version", "1", "--reason", "x", "--login", "keys-asker")
+			c.refuses("sign-in as \"keys-nurse\" refused", nurse.Password+"\n"+wrongCode(t, nurse)+"\n", "keys", "destroy", "--approve", "1",
+				"--login", "keys-nurse")
 			c.refuses("encrypts and signs now", signIn(t, approver, now), "keys", "destroy", "ehr", "--version", "2",
 				"--reason", "x", "--login", "keys-approver")
 
@@ -89,6 +108,14 @@ func TestKeysCLI_DestroyTakesTwoPeopleSignedIn(t *testing.T) {
 			rec, _ := a.Keys.DestroyRequests(context.Background(), keys.RequestApproved)
 			if len(rec) != 1 || rec[0].RequestedBy != "keys-asker" || rec[0].DecidedBy != "keys-approver" {
 				t.Fatalf("stored request: %+v", rec)
+			}
+			failures, _, _ := a.Audit.Search(context.Background(), audit.Filter{Action: "login.failure", AllFacilities: true})
+			reasons := map[string]string{}
+			for _, f := range failures {
+				reasons[f.ActorLogin] = f.Detail["reason"]
+			}
+			if reasons["keys-nurse"] != "wrong_totp" || reasons["keys-asker"] != "wrong_password" {
+				t.Errorf("sign-in failures recorded: %v", reasons)
 			}
 		})
 	}
