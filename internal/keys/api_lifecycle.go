@@ -238,15 +238,11 @@ var thresholdLabels = map[int]string{0: "keys.certcard.expired", 7: "keys.certca
 	30: "keys.certcard.within_30", 90: "keys.certcard.within_90"}
 
 // certificatesCard lists the signing keys whose certificate ends within 90
-// days (or has ended), soonest first, and warns of signing keys whose
-// private key is not held in an HSM.
+// days (or has ended), soonest first. Signing keys whose private key is
+// not held in an HSM are counted on the keys card (ui.go).
 func (h *handlers) certificatesCard(r *http.Request) ([]web.Stat, error) {
 	ctx := r.Context()
 	list, err := h.svc.ExpiringCertificates(ctx, h.svc.clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	soft, err := h.svc.SoftwareSigningKeys(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -265,10 +261,6 @@ func (h *handlers) certificatesCard(r *http.Request) ([]web.Stat, error) {
 		stats = append(stats, web.Stat{LabelID: thresholdLabels[c.Threshold], Level: level,
 			Value: c.Key + " (" + c.NotAfter.In(h.srv.Location()).Format("2006-01-02") + ")",
 			Link:  "/keys/" + url.PathEscape(c.Key)})
-	}
-	if len(soft) > 0 {
-		stats = append(stats, web.Stat{LabelID: "keys.certcard.not_in_hsm", Value: strings.Join(soft, ", "),
-			Level: "bad", Link: "/keys#hsm-warning"})
 	}
 	return stats, nil
 }

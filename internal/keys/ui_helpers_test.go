@@ -100,6 +100,7 @@ func newPageEnv(t *testing.T, d *db.DB, root keys.Root) *pageEnv {
 		"admin":   person(1, "admin", authz.Admin),
 		"auditor": person(2, "auditor", authz.Auditor),
 		"staff":   person(3, "nurse01", authz.Staff),
+		"admin2":  person(4, "admin2", authz.Admin),
 	})
 	return &pageEnv{t: t, svc: svc, log: l, clock: c, h: srv.Handler()}
 }

@@ -29,6 +29,7 @@ type keyView struct {
 	Grants       grantsView
 	Chart        template.HTML
 	ChartTable   template.HTML
+	Lifecycle    lifecycleView // certificates and destroy requests (ui_certs.go, ui_destroy.go)
 	Sealed       bool
 	CanManage    bool
 	Fields       map[string]string
@@ -89,6 +90,10 @@ func (h *handlers) renderKey(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	v.Chart, v.ChartTable = bar.SVG(), bar.Table()
+	if v.Lifecycle, err = h.lifecycleView(r, k); err != nil {
+		h.pageError(w, r, err)
+		return
+	}
 	h.srv.Render(w, r, status, "keys/key", v)
 }
 
