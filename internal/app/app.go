@@ -310,6 +310,11 @@ func (a *App) runJobs(ctx context.Context) {
 			}
 		case <-rotation.C:
 			a.rotateKeys(ctx)
+			if n, err := a.Keys.RecordExpiryWarnings(ctx); err != nil {
+				a.Log.Error("check certificate expiry", "err", err)
+			} else if n > 0 {
+				a.Log.Warn("certificates of signing keys are near expiry; see the dashboard", "warnings", n)
+			}
 		}
 	}
 }

@@ -194,6 +194,10 @@ func (e *ValidationError) Error() string { return fmt.Sprintf("invalid key reque
 
 var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 
+// reservedNames are path segments of the key service's pages and API that a
+// key of the same name would hide behind.
+var reservedNames = []string{"certificates", "decrypt", "destroy-requests", "new", "rewrap", "verify"}
+
 // NewKey is what it takes to create a key.
 type NewKey struct {
 	Name           string
@@ -216,6 +220,8 @@ func (nk *NewKey) validate() error {
 	f := map[string]string{}
 	if !namePattern.MatchString(nk.Name) {
 		f["name"] = "keys.validation.name"
+	} else if slices.Contains(reservedNames, nk.Name) {
+		f["name"] = "keys.validation.reserved_name"
 	}
 	if !slices.Contains(Purposes, nk.Purpose) {
 		f["purpose"] = "keys.validation.purpose"

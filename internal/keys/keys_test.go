@@ -329,3 +329,11 @@ func TestOpenLocalRoot_WrongPassphraseChangesNothing(t *testing.T) {
 		t.Fatal("CreateLocalRoot overwrote an existing root")
 	}
 }
+
+func TestCreate_RefusesNamesThatArePaths(t *testing.T) {
+	nk := NewKey{Name: "destroy-requests", Purpose: PurposeStorage}
+	var ve *ValidationError
+	if err := nk.validate(); !errors.As(err, &ve) || ve.Fields["name"] != "keys.validation.reserved_name" {
+		t.Fatalf("a key named like a path: %v", err)
+	}
+}
