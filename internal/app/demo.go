@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/selfaudit"
 )
@@ -123,7 +124,50 @@ func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 	if err := a.Identity.SetStatus(ctx, identity.SystemActor, staff[20].login, identity.OnLeave); err != nil {
 		return err
 	}
+	if err := a.demoKeys(ctx); err != nil {
+		return err
+	}
 	return a.demoHistory(ctx, staff, now)
+}
+
+// demoKeys makes the keys a hospital typically keeps, and uses them a
+// little, so that the key pages show states, a grant and a usage chart.
+func (a *App) demoKeys(ctx context.Context) error {
+	by := keys.Actor{Login: "system", Client: "local"}
+	year := 365 * 24 * time.Hour
+	for _, nk := range []keys.NewKey{
+		{Name: "ehr-records", Purpose: keys.PurposeStorage, Owner: "情報システム室", RotationPeriod: year},
+		{Name: "pacs-transfer", Purpose: keys.PurposeTransport, Owner: "放射線科", RotationPeriod: 90 * 24 * time.Hour},
+		{Name: "backup-2026", Purpose: keys.PurposeBackup, Owner: "情報システム室"},
+		{Name: "document-signing", Purpose: keys.PurposeSigning, Algorithm: keys.ECDSAP256, Owner: "医事課"},
+		{Name: "patient-pseudonyms", Purpose: keys.PurposeIntegration, Algorithm: keys.HMACSHA256, Owner: "地域連携室"},
+	} {
+		if _, err := a.Keys.Create(ctx, by, nk); err != nil {
+			return fmt.Errorf("demo key %s: %w", nk.Name, err)
+		}
+	}
+	if _, err := a.Keys.Rotate(ctx, by, "ehr-records"); err != nil {
+		return err
+	}
+	if err := a.Keys.SetGrants(ctx, by, "ehr-records", []keys.Grant{
+		{Kind: "role", Subject: "staff", Operations: []keys.Operation{keys.OpEncrypt, keys.OpDecrypt}}}); err != nil {
+		return err
+	}
+	system := keys.SystemCaller("demo")
+	for i := 0; i < 40; i++ {
+		ec := keys.Context{"patient": fmt.Sprintf("P-%06d", 1000+i), "table": "notes"}
+		ct, err := a.Keys.Encrypt(ctx, system, "ehr-records", []byte("経過記録"), ec)
+		if err != nil {
+			return err
+		}
+		if _, err := a.Keys.Decrypt(ctx, system, ct, ec); err != nil {
+			return err
+		}
+	}
+	if _, err := a.Keys.Sign(ctx, system, "document-signing", []byte("診療情報提供書")); err != nil {
+		return err
+	}
+	return a.Keys.FlushUsage(ctx, true)
 }
 
 // demoHistory writes a week of fictional sign-ins and failures.

@@ -1,0 +1,55 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/anzen-health/anzen/internal/app/apptest"
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/identity"
+)
+
+// TestLoadDemo_FillsAnEmptyDatabaseOnce checks the fictional hospital of
+// `serve --demo`: staff across professions, vendors, keys with use, and a
+// week of sign-ins; a second call adds nothing.
+func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
+	for _, d := range apptest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			e := apptest.New(t, d)
+			ctx := context.Background()
+			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			users, total, err := e.App.Identity.ListUsers(ctx, identity.UserFilter{AllFacilities: true, Limit: 500})
+			if err != nil {
+				t.Fatal(err)
+			}
+			professions := map[identity.Profession]bool{}
+			for _, u := range users {
+				professions[u.Profession] = true
+			}
+			if total < 50 || len(professions) < 8 {
+				t.Fatalf("demo: %d users over %d professions", total, len(professions))
+			}
+			ks, err := e.App.Keys.List(ctx)
+			if err != nil || len(ks) < 5 {
+				t.Fatalf("demo keys: %d, %v", len(ks), err)
+			}
+			uses, err := e.App.Audit.Count(ctx, audit.Filter{Action: "key.use", AllFacilities: true})
+			if err != nil || uses == 0 {
+				t.Fatalf("demo key uses recorded: %d, %v", uses, err)
+			}
+			logins, err := e.App.Audit.Count(ctx, audit.Filter{Action: "login.", AllFacilities: true})
+			if err != nil || logins < 200 {
+				t.Fatalf("demo sign-in history: %d, %v", logins, err)
+			}
+			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if _, again, _ := e.App.Identity.ListUsers(ctx, identity.UserFilter{AllFacilities: true}); again != total {
+				t.Fatalf("a second LoadDemo changed the users: %d -> %d", total, again)
+			}
+		})
+	}
+}
