@@ -372,8 +372,10 @@ func (r *PKCS11Root) GenerateSigner(label string, alg Algorithm) (string, crypto
 	for a, v := range map[uint]bool{pkcs11.CKA_TOKEN: true, pkcs11.CKA_PRIVATE: false, pkcs11.CKA_VERIFY: true} {
 		_ = pub.Set(a, v)
 	}
+	// A signing key signs and does nothing else (no decrypt or unwrap,
+	// which crypto11 would otherwise allow).
 	for a, v := range map[uint]bool{pkcs11.CKA_TOKEN: true, pkcs11.CKA_PRIVATE: true, pkcs11.CKA_SENSITIVE: true,
-		pkcs11.CKA_EXTRACTABLE: false, pkcs11.CKA_SIGN: true} {
+		pkcs11.CKA_EXTRACTABLE: false, pkcs11.CKA_SIGN: true, pkcs11.CKA_DECRYPT: false, pkcs11.CKA_UNWRAP: false} {
 		_ = priv.Set(a, v)
 	}
 	var s crypto11.Signer

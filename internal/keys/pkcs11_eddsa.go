@@ -68,7 +68,9 @@ func (r *PKCS11Root) generateEd25519(id []byte, label string) (*eddsaSigner, err
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true))
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false))
 	var s *eddsaSigner
 	err := r.session(func(sh pkcs11.SessionHandle) error {
 		pubH, privH, err := r.p11.GenerateKeyPair(sh,

@@ -52,9 +52,11 @@ func TestPKCS11Root_SigningKeysAreMadeInTheHSMAndTheirPrivatePartCannotBeRead(t 
 				t.Fatalf("%s: stored material %q, HSM id %q", tc.alg, material, id)
 			}
 			vals, errs := hsmtest.Attributes(t, cfg, id, pkcs11.CKA_NEVER_EXTRACTABLE, pkcs11.CKA_EXTRACTABLE,
-				pkcs11.CKA_SENSITIVE, pkcs11.CKA_PRIVATE, pkcs11.CKA_TOKEN, pkcs11.CKA_SIGN, pkcs11.CKA_LABEL, tc.secret)
+				pkcs11.CKA_SENSITIVE, pkcs11.CKA_PRIVATE, pkcs11.CKA_TOKEN, pkcs11.CKA_SIGN, pkcs11.CKA_DECRYPT, pkcs11.CKA_LABEL,
+				tc.secret)
 			for attr, want := range map[uint]bool{pkcs11.CKA_NEVER_EXTRACTABLE: true, pkcs11.CKA_EXTRACTABLE: false,
-				pkcs11.CKA_SENSITIVE: true, pkcs11.CKA_PRIVATE: true, pkcs11.CKA_TOKEN: true, pkcs11.CKA_SIGN: true} {
+				pkcs11.CKA_SENSITIVE: true, pkcs11.CKA_PRIVATE: true, pkcs11.CKA_TOKEN: true, pkcs11.CKA_SIGN: true,
+				pkcs11.CKA_DECRYPT: false} {
 				if got := vals[attr]; len(got) != 1 || (got[0] != 0) != want {
 					t.Errorf("%s: attribute 0x%x = %v (%v), want %v", tc.alg, attr, got, errs[attr], want)
 				}
