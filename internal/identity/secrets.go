@@ -87,7 +87,7 @@ func (s *Service) SealStoredSecrets(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read TOTP secrets: %w", err)
 	}
-	var todo []plain
+	var unsealed []plain
 	for rows.Next() {
 		var p plain
 		if err := rows.Scan(&p.user, &p.stored); err != nil {
@@ -95,27 +95,27 @@ func (s *Service) SealStoredSecrets(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if !strings.HasPrefix(p.stored, SealedPrefix) {
-			todo = append(todo, p)
+			unsealed = append(unsealed, p)
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	if len(todo) == 0 {
+	if len(unsealed) == 0 {
 		return 0, nil
 	}
 	// Seal first, outside the transaction: the sealer may read the
 	// database itself.
-	for i := range todo {
-		if todo[i].after, err = s.sealTOTP(ctx, todo[i].user, todo[i].stored); err != nil {
+	for i := range unsealed {
+		if unsealed[i].after, err = s.sealTOTP(ctx, unsealed[i].user, unsealed[i].stored); err != nil {
 			return 0, err
 		}
 	}
 	n := 0
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		n = 0
-		for _, p := range todo {
+		for _, p := range unsealed {
 			// Only a row that still holds what was read: a secret replaced
 			// in the meantime was stored sealed already.
 			res, err := tx.ExecContext(ctx, `UPDATE identity_totp SET secret = ? WHERE user_id = ? AND secret = ?`,
