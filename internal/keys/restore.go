@@ -55,7 +55,7 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 	}
 	hsm, isHSM := root.(HSM)
 	res := &ImportResult{Imported: []string{}, Skipped: []SkippedKey{}}
-	var todo []*backupKey
+	var toRestore []*backupKey
 	for i := range b.Keys {
 		k := &b.Keys[i]
 		if err := k.check(); err != nil {
@@ -77,15 +77,15 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 			res.Skipped = append(res.Skipped, SkippedKey{Name: k.Name, Reason: skip})
 			continue
 		}
-		todo = append(todo, k)
+		toRestore = append(toRestore, k)
 	}
 	var replaced []replacedKey
 	err = s.db.InTx(ctx, func(tx *db.Tx) error {
 		var err error
-		if replaced, err = s.clearWay(ctx, tx, todo); err != nil {
+		if replaced, err = s.clearWay(ctx, tx, toRestore); err != nil {
 			return err
 		}
-		for i, k := range todo {
+		for i, k := range toRestore {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -93,9 +93,9 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 				return err
 			}
 			res.Imported = append(res.Imported, k.Name)
-			o.progress(i+1, len(todo))
+			o.progress(i+1, len(toRestore))
 		}
-		if tx.Dialect() == db.Postgres && len(todo) > 0 {
+		if tx.Dialect() == db.Postgres && len(toRestore) > 0 {
 			// Explicit ids do not move the identity sequence; move it past them.
 			var last int64
 			if err := tx.QueryRowContext(ctx, `SELECT setval(pg_get_serial_sequence('keys_keys', 'id'),
@@ -115,7 +115,7 @@ func (s *Service) ImportBackup(ctx context.Context, by Actor, file, private []by
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range todo {
+	for _, k := range toRestore {
 		s.forget(k.ID)
 	}
 	for _, r := range replaced {
@@ -136,14 +136,14 @@ type replacedKey struct {
 // destroy requests: such as the key anzen makes for itself at its first
 // start) is removed to make way; any other is a conflict, and then nothing
 // is imported.
-func (s *Service) clearWay(ctx context.Context, tx *db.Tx, todo []*backupKey) ([]replacedKey, error) {
+func (s *Service) clearWay(ctx context.Context, tx *db.Tx, toRestore []*backupKey) ([]replacedKey, error) {
 	names := map[string]bool{}
-	for _, k := range todo {
+	for _, k := range toRestore {
 		names[k.Name] = true
 	}
 	replaceable := map[int64]string{}
 	var conflicts []string
-	for _, k := range todo {
+	for _, k := range toRestore {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name FROM keys_keys WHERE name = ? OR id = ?`, k.Name, k.ID)
 		if err != nil {
 			return nil, err
