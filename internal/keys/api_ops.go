@@ -148,24 +148,17 @@ func (h *handlers) apiDataKey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) apiSign(w http.ResponseWriter, r *http.Request) {
-	var req MessageRequest
-	if err := web.DecodeJSON(r, &req); err != nil {
-		h.srv.DecodeProblem(w, r, err)
-		return
-	}
-	msg, ok := h.base64Field(w, r, "message", req.Message)
-	if !ok {
-		return
-	}
-	sig, err := h.svc.Sign(r.Context(), callerOf(r), r.PathValue("name"), msg)
-	if err != nil {
-		h.apiError(w, r, err)
-		return
-	}
-	web.JSON(w, http.StatusOK, SignatureResponse{Signature: EncodeText(sig)})
+	h.messageOp(w, r, h.svc.Sign, func(b []byte) any { return SignatureResponse{Signature: EncodeText(b)} })
 }
 
 func (h *handlers) apiHMAC(w http.ResponseWriter, r *http.Request) {
+	h.messageOp(w, r, h.svc.HMAC, func(b []byte) any { return MACResponse{MAC: EncodeText(b)} })
+}
+
+// messageOp runs an operation over a base64 message with the key named in
+// the path (sign, HMAC) and answers with what answer makes of its result.
+func (h *handlers) messageOp(w http.ResponseWriter, r *http.Request,
+	op func(ctx context.Context, c Caller, name string, message []byte) ([]byte, error), answer func([]byte) any) {
 	var req MessageRequest
 	if err := web.DecodeJSON(r, &req); err != nil {
 		h.srv.DecodeProblem(w, r, err)
@@ -175,12 +168,12 @@ func (h *handlers) apiHMAC(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	mac, err := h.svc.HMAC(r.Context(), callerOf(r), r.PathValue("name"), msg)
+	out, err := op(r.Context(), callerOf(r), r.PathValue("name"), msg)
 	if err != nil {
 		h.apiError(w, r, err)
 		return
 	}
-	web.JSON(w, http.StatusOK, MACResponse{MAC: EncodeText(mac)})
+	web.JSON(w, http.StatusOK, answer(out))
 }
 
 // apiVerify checks a signature or MAC. A well-formed one that does not
