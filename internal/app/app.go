@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
@@ -74,7 +75,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 		return nil, err
 	}
 	a := &App{Cfg: cfg, Log: log, DB: d, Clock: clk}
-	a.Audit = audit.New(d, clk)
+	a.Audit = audit.New(d, clk, audit.WithLogger(log), audit.WithClockTolerance(cfg.Audit.ClockTolerance),
+		audit.WithOrigin(cfg.Audit.Origin), audit.WithCheckpoints(checkpointKey{a}, cfg.Audit.CheckpointEvents))
+	if n, err := a.Audit.AdoptLegacy(ctx); err != nil {
+		closeRoot(plan.root)
+		d.Close()
+		return nil, err
+	} else if n > 0 {
+		log.Info("moved the security events of the previous version onto the audit log", "events", n)
+	}
 	root, err := a.finishUnseal(ctx, plan, o)
 	if err != nil {
 		closeRoot(plan.root)
@@ -89,6 +98,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 		return nil, err
 	}
 	a.Identity.OnLogin(a.forgetInitialPassword)
+	if err := a.ensureCheckpointKey(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
 	if err := a.sealSecrets(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("seal stored secrets: %w", err)
@@ -250,7 +263,10 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
-		a.runJobs(jobsCtx)
+		var wg sync.WaitGroup
+		wg.Go(func() { a.runJobs(jobsCtx) })
+		wg.Go(func() { a.runAudit(jobsCtx) })
+		wg.Wait()
 	}()
 	errc := make(chan error, 1)
 	go func() {
@@ -278,11 +294,16 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	stopJobs()
 	<-jobsDone
 	// The key uses of the last minutes go to the audit log before anzen
-	// stops.
+	// stops, and the log gets a checkpoint of all it holds.
 	if err := a.Keys.FlushUsage(shutdownCtx, true); err != nil {
 		a.Log.Error("record key usage at shutdown", "err", err)
 		serveErr = errors.Join(serveErr, err)
 	}
+	if err := a.Audit.Flush(shutdownCtx); err != nil {
+		a.Log.Error("move security events onto the audit log at shutdown", "err", err)
+		serveErr = errors.Join(serveErr, err)
+	}
+	a.signCheckpoint(shutdownCtx)
 	return serveErr
 }
 

@@ -103,7 +103,7 @@ func TestRecord_StoresEventAsGiven(t *testing.T) {
 		if !e.Time.Equal(at) || e.Time.Location() != time.UTC || e.Facility != 3 || e.ActorID != 7 ||
 			e.ActorLogin != "ciso01" || e.Action != "role.grant" || e.Target != "user:nurse01" ||
 			e.Outcome != selfaudit.Success || e.ClientAddr != "192.0.2.10" ||
-			e.Detail["role"] != "csirt" || e.Detail["facility"] != "3" || e.ID == 0 {
+			e.Detail["role"] != "csirt" || e.Detail["facility"] != "3" || e.ID != 0 || got[0].ID != 1 {
 			t.Errorf("stored event = %+v", e)
 		}
 	})

@@ -439,3 +439,42 @@ func (s *Service) PublicKey(ctx context.Context, name string, version int) ([]by
 	}
 	return v.PublicKey, nil
 }
+
+// SignatureParts splits a signature made by Sign into the version of the
+// key that made it and the algorithm's own signature bytes (what other
+// formats, such as a C2SP signed note, carry).
+func SignatureParts(signature []byte) (version int, raw []byte, err error) {
+	h, rest, err := parseHeader(signature)
+	if err != nil {
+		return 0, nil, err
+	}
+	if h.Kind != kindSignature {
+		return 0, nil, ErrMalformed
+	}
+	return h.Version, rest, nil
+}
+
+// MaterialPublicKey returns the public key of a signing key's version as
+// its material gives it (the private key unwrapped by the root, or the
+// HSM's own object), not the copy stored beside it: what a verifier that
+// must not trust the database alone uses. The version must be able to
+// verify (active or decrypt-only, not below the minimum).
+func (s *Service) MaterialPublicKey(ctx context.Context, name string, version int) (crypto.PublicKey, error) {
+	ck, err := s.keyByName(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	k := ck.key
+	if !k.Algorithm.Signing() {
+		return nil, ErrOperation
+	}
+	v := k.Version(version)
+	if v == nil || version < k.MinDecryptVersion || (v.State != Active && v.State != DecryptOnly) {
+		return nil, ErrVersion
+	}
+	m, err := s.versionMaterial(ctx, k, version)
+	if err != nil {
+		return nil, err
+	}
+	return m.public, nil
+}

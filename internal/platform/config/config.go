@@ -387,3 +387,20 @@ func timeZone(s string) error {
 	}
 	return nil
 }
+
+// noteName checks a name for a signed note (C2SP): empty, or printable
+// without spaces or '+'.
+func noteName(s string) error {
+	if s == "" {
+		return nil
+	}
+	for _, r := range s {
+		if r <= ' ' || r == '+' || r == 0x7f || r > '~' {
+			return fmt.Errorf("%q: use printable ASCII without spaces or '+'", s)
+		}
+	}
+	if len(s) > 200 {
+		return fmt.Errorf("at most 200 characters")
+	}
+	return nil
+}

@@ -47,6 +47,8 @@ type Config struct {
 	PKCS11Module     string
 	PKCS11TokenLabel string
 	PKCS11PINFile    string
+
+	Audit AuditConfig
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -61,9 +63,21 @@ type option struct {
 	get     func(c *Config) string
 }
 
-// options is the one table of anzen's settings; validation, `anzen config
-// example` and docs/configuration.md all follow from it.
-var options = []option{
+// options is the one table of anzen's settings, each part's in its own
+// file; validation, `anzen config example` and docs/configuration.md all
+// follow from it.
+var options = join(baseOptions, auditOptions)
+
+func join(lists ...[]option) []option {
+	var out []option
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// baseOptions are the settings of anzen as a whole, identity and keys.
+var baseOptions = []option{
 	{"data", "ANZEN_DATA", "./anzen-data",
 		"Data directory: the SQLite database, the initial administrator password file and other local state.",
 		"データディレクトリ。SQLite データベース、初期管理者パスワードのファイルなどを置きます。",
