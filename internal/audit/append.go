@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -350,6 +351,8 @@ func writeLeaves(ctx context.Context, tx *db.Tx, rng *compact.Range, size int64,
 			nodes = append(nodes, int(id.Level), int64(id.Index), h)
 		}
 	}
+	ins := chunkInserter{tx: tx, into: "audit_log (seq, received, leaf, entry)", cols: 4}
+	defer ins.close()
 	args := make([]any, 0, 4*min(len(entries), insertChunk))
 	for i, e := range entries {
 		seq := size + int64(i)
@@ -359,7 +362,7 @@ func writeLeaves(ctx context.Context, tx *db.Tx, rng *compact.Range, size int64,
 		}
 		args = append(args, seq, received[i], leaf, e)
 		if len(args) == 4*insertChunk || i == len(entries)-1 {
-			if _, err := tx.ExecContext(ctx, valuesInsert("audit_log (seq, received, leaf, entry)", 4, len(args)/4), args...); err != nil {
+			if err := ins.exec(ctx, args); err != nil {
 				return fmt.Errorf("write log entries: %w", err)
 			}
 			args = args[:0]
@@ -373,6 +376,39 @@ func writeLeaves(ctx context.Context, tx *db.Tx, rng *compact.Range, size int64,
 		nodes = nodes[n:]
 	}
 	return nil
+}
+
+// chunkInserter runs multi-row INSERTs in a transaction, preparing the
+// statement of a full chunk once: parsing a statement of a thousand
+// placeholders costs more than running it.
+type chunkInserter struct {
+	tx   *db.Tx
+	into string
+	cols int
+	full *sql.Stmt
+}
+
+func (c *chunkInserter) exec(ctx context.Context, args []any) error {
+	rows := len(args) / c.cols
+	if rows != insertChunk {
+		_, err := c.tx.ExecContext(ctx, valuesInsert(c.into, c.cols, rows), args...)
+		return err
+	}
+	if c.full == nil {
+		st, err := c.tx.PrepareContext(ctx, valuesInsert(c.into, c.cols, rows))
+		if err != nil {
+			return err
+		}
+		c.full = st
+	}
+	_, err := c.full.ExecContext(ctx, args...)
+	return err
+}
+
+func (c *chunkInserter) close() {
+	if c.full != nil {
+		c.full.Close()
+	}
 }
 
 var insertMu sync.Mutex

@@ -35,14 +35,16 @@ func objectText(o Object) string {
 // source statistics.
 func index(ctx context.Context, tx *db.Tx, events []Event) error {
 	const cols = 12
+	ins := chunkInserter{tx: tx, cols: cols,
+		into: "audit_index (seq, facility_id, at, received, source, actor_id, action, outcome, patient_id, object, address, flags)"}
+	defer ins.close()
 	args := make([]any, 0, cols*min(len(events), insertChunk))
 	for i := range events {
 		e := &events[i]
 		args = append(args, e.Seq, e.Facility, e.Time.UnixMilli(), e.Received.UnixMilli(), e.Source, e.Actor.ID,
 			e.Action, e.Outcome, e.Patient.ID, objectText(e.Object), e.Actor.Address, int64(e.Flags))
 		if len(args) == cols*insertChunk || i == len(events)-1 {
-			q := valuesInsert("audit_index (seq, facility_id, at, received, source, actor_id, action, outcome, patient_id, object, address, flags)", cols, len(args)/cols)
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			if err := ins.exec(ctx, args); err != nil {
 				return fmt.Errorf("write the search index: %w", err)
 			}
 			args = args[:0]
