@@ -75,8 +75,9 @@ func demoStaff() []demoPerson {
 
 // LoadDemo fills a database that has only the first administrator with a
 // fictional hospital group: two facilities, about fifty staff across
-// professions, vendor accounts with an end date, and a week of sign-in
-// history, so that a newcomer sees a living system at once.
+// professions, vendor accounts with an end date, a week of sign-in
+// history and a week of access events of the hospital's systems, so that
+// a newcomer sees a living system at once.
 func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 	n, err := a.Identity.CountUsers(ctx)
 	if err != nil {
@@ -127,7 +128,11 @@ func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 	if err := a.demoKeys(ctx); err != nil {
 		return err
 	}
-	return a.demoHistory(ctx, staff, now)
+	if err := a.demoHistory(ctx, staff, now); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "demo: writing a week of access events of the hospital's systems ...")
+	return a.demoAccess(ctx, staff, now, main.ID, clinic.ID)
 }
 
 // demoKeys makes the keys a hospital typically keeps, and uses them a

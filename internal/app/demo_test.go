@@ -44,8 +44,34 @@ func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
 			if err != nil || logins < 200 {
 				t.Fatalf("demo sign-in history: %d, %v", logins, err)
 			}
+			size, err := e.App.Audit.Size(ctx)
+			if err != nil || size < 10000 {
+				t.Fatalf("demo access log: %d events, %v", size, err)
+			}
+			events, err := e.App.Audit.ReadAfter(ctx, -1, int(size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sources, skewed := map[string]int{}, 0
+			for _, ev := range events {
+				sources[ev.Source]++
+				if ev.Flags.Has(audit.FlagClockSkew) {
+					skewed++
+				}
+			}
+			for _, s := range []string{"ehr-main", "pacs", "lab-system", "ward-terminal-gw", "dispensing", "clinic-ehr"} {
+				if sources[s] == 0 {
+					t.Errorf("demo: no events from %s (%v)", s, sources)
+				}
+			}
+			if skewed != sources["ward-terminal-gw"] {
+				t.Errorf("demo: %d events flagged for clock skew, want the %d of the slow gateway", skewed, sources["ward-terminal-gw"])
+			}
 			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
 				t.Fatal(err)
+			}
+			if after, _ := e.App.Audit.Size(ctx); after != size {
+				t.Fatalf("a second LoadDemo changed the access log: %d -> %d", size, after)
 			}
 			if _, again, _ := e.App.Identity.ListUsers(ctx, identity.UserFilter{AllFacilities: true}); again != total {
 				t.Fatalf("a second LoadDemo changed the users: %d -> %d", total, again)
