@@ -104,7 +104,7 @@ func (r *entryReader) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(r.b)
-	if n <= 0 {
+	if n <= 0 || n != varintLen(uint64(v<<1)^uint64(v>>63)) {
 		r.err = fmt.Errorf("%w: bad number", errEntry)
 		return 0
 	}
@@ -117,12 +117,24 @@ func (r *entryReader) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || n != varintLen(v) {
 		r.err = fmt.Errorf("%w: bad length", errEntry)
 		return 0
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// varintLen is the length of the shortest (the canonical) encoding of v:
+// a longer one, which binary.Uvarint also reads, is refused, so that an
+// event has one encoding only.
+func varintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
 
 func (r *entryReader) bytes(max int) []byte {

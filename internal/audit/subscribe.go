@@ -20,6 +20,21 @@ import (
 //		return saveAlerts(ctx, tx, evaluate(events)) // written with the cursor's move, or not at all
 //	})
 
+// Feed is the log as the parts that read it in order see it; internal/app
+// gives them *Log through it (or through a smaller interface of their own).
+type Feed interface {
+	// Subscribe returns the named reader's way through the log.
+	Subscribe(name string, batch int) *Subscription
+	// ReadAfter reads events after a position, in order.
+	ReadAfter(ctx context.Context, after int64, limit int) ([]Event, error)
+	// Cursor returns where the named reader has got to.
+	Cursor(ctx context.Context, q db.Querier, name string) (int64, error)
+	// Changed is closed at the next append of this process.
+	Changed() <-chan struct{}
+}
+
+var _ Feed = (*Log)(nil)
+
 // Size returns how many events the log holds (the tree size): the next
 // sequence number.
 func (l *Log) Size(ctx context.Context) (int64, error) {
