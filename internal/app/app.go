@@ -22,6 +22,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/clock"
@@ -188,8 +189,26 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	if err := keys.Register(srv, a.Keys); err != nil {
 		return nil, nil, err
 	}
+	if err := ingest.Register(srv, ingest.Config{Sink: a.Audit, Recorder: a.Audit, Clock: a.Clock,
+		Facilities: a.facilityIDs}); err != nil {
+		return nil, nil, err
+	}
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
+}
+
+// facilityIDs lists the ids of the facilities, for ingestion records that
+// name one.
+func (a *App) facilityIDs(ctx context.Context) ([]int64, error) {
+	fs, err := a.Identity.Facilities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(fs))
+	for i, f := range fs {
+		ids[i] = f.ID
+	}
+	return ids, nil
 }
 
 // InitialPasswordFile is where the first administrator's one-time password

@@ -391,7 +391,14 @@ func credentialsFor(t *testing.T, e *apptest.Env, rt web.Route, admin *apptest.U
 
 // jsonRequestBody returns the schema and example of op's JSON request
 // body, or a nil schema when it has none.
+//
+// The ingestion endpoints (x-anzen-ingest) take other systems' records,
+// each accepted or refused by itself, not one object decoded strictly:
+// badinput_ingest_test.go tests them.
 func jsonRequestBody(doc map[string]any, op map[string]any) (schema, example map[string]any) {
+	if op["x-anzen-ingest"] == true {
+		return nil, nil
+	}
 	rb, _ := resolveRef(doc, op["requestBody"]).(map[string]any)
 	content, _ := rb["content"].(map[string]any)
 	media, _ := content["application/json"].(map[string]any)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -41,6 +42,7 @@ func apiFragments() []apiFragment {
 		{"identity-admin", identity.OpenAPIAdmin()},
 		{"audit", audit.OpenAPI()},
 		{"keys", keys.OpenAPI()},
+		{"ingest", ingest.OpenAPI()},
 	}
 }
 

@@ -308,10 +308,17 @@ func checkPathParameters(t *testing.T, doc map[string]any, key string, op map[st
 	}
 }
 
+// hasProblemContent reports whether an error response is documented in
+// anzen's error form: problem+json, or, for the FHIR endpoint, FHIR's own
+// (an OperationOutcome as application/fhir+json; see docs/ingest.md).
 func hasProblemContent(r map[string]any) bool {
 	c, _ := r["content"].(map[string]any)
-	_, ok := c["application/problem+json"]
-	return ok
+	if _, ok := c["application/problem+json"]; ok {
+		return true
+	}
+	fhir, _ := c["application/fhir+json"].(map[string]any)
+	schema, _ := fhir["schema"].(map[string]any)
+	return schema["$ref"] == "#/components/schemas/OperationOutcome"
 }
 
 // walkJSON calls fn for every member of every object in v.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -22,7 +23,7 @@ var PermMetrics = authz.Define(authz.Spec{Name: "metrics.read", Kind: authz.Read
 
 // catalogs lists every part's message files.
 func catalogs() []fs.FS {
-	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales()}
+	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales()}
 }
 
 // registerShell adds what belongs to no single part: the dashboard, the

@@ -9,6 +9,8 @@ package ingest
 
 import (
 	"context"
+	"embed"
+	"io/fs"
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -34,3 +36,15 @@ type Sink interface {
 }
 
 var _ Sink = (*audit.Log)(nil)
+
+//go:embed locales/*.toml
+var localesFS embed.FS
+
+// Locales returns the ingestion message catalog files (ja, en).
+func Locales() fs.FS {
+	sub, err := fs.Sub(localesFS, "locales")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anzen-health/anzen/internal/audit"
 )
@@ -53,29 +55,38 @@ type WireActor struct {
 	Address    string `json:"address"`
 }
 
-// ErrWire is returned (wrapped) for a record that is not a valid event in
-// the wire form; the message says which field and why.
+// ErrWire is returned (wrapped, as a *RecordError) for a record that is not
+// a valid event; the message says which field and why.
 var ErrWire = errors.New("not a valid event")
 
 // DecodeWire reads one event in the JSON wire form. The record is kept as
 // the event's original (format json). It returns the facility the record
 // names, if any, for the caller to check against what the sender may
-// write.
+// write. Errors are *RecordError.
 func DecodeWire(record []byte) (audit.Event, *int64, error) {
 	record = bytes.TrimSpace(record)
-	if len(record) == 0 || record[0] != '{' {
-		return audit.Event{}, nil, fmt.Errorf("%w: expected a JSON object", ErrWire)
+	if err := checkRecord(record); err != nil {
+		return audit.Event{}, nil, err
+	}
+	if record[0] != '{' {
+		return audit.Event{}, nil, notObjectOrJSON(record)
 	}
 	var w WireEvent
 	if err := json.Unmarshal(record, &w); err != nil {
-		return audit.Event{}, nil, fmt.Errorf("%w: %s", ErrWire, jsonReason(err))
+		return audit.Event{}, nil, jsonError(err, "")
 	}
 	if strings.TrimSpace(w.Time) == "" {
-		return audit.Event{}, nil, fmt.Errorf("%w: time is required (RFC 3339, such as 2026-04-01T09:15:00+09:00)", ErrWire)
+		return audit.Event{}, nil, reject(RejectMissing, "time",
+			"time is required (RFC 3339, such as 2026-04-01T09:15:00+09:00)", nil)
 	}
-	at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(w.Time))
+	at, err := parseTime(w.Time)
 	if err != nil {
-		return audit.Event{}, nil, fmt.Errorf("%w: time %q is not an RFC 3339 time (such as 2026-04-01T09:15:00+09:00)", ErrWire, clip(w.Time, 40))
+		return audit.Event{}, nil, badTime("time", w.Time)
+	}
+	for _, f := range []struct{ name, v string }{{"source", w.Source}, {"action", w.Action}} {
+		if strings.TrimSpace(f.v) == "" {
+			return audit.Event{}, nil, reject(RejectMissing, f.name, f.name+" is required", nil)
+		}
 	}
 	e := audit.Event{
 		Seq:    -1,
@@ -95,27 +106,98 @@ func DecodeWire(record []byte) (audit.Event, *int64, error) {
 	return e, w.Facility, nil
 }
 
-// jsonReason says in a line what is wrong with a JSON record.
-func jsonReason(err error) string {
+// checkRecord refuses a record that is empty, larger than the log keeps
+// or not UTF-8, before anything parses it.
+func checkRecord(record []byte) *RecordError {
+	switch {
+	case len(record) == 0:
+		return notObject()
+	case len(record) > audit.MaxOriginal:
+		return tooLong()
+	case !utf8.Valid(record):
+		return reject(RejectInvalidUTF8, "", "the record is not valid UTF-8", nil)
+	}
+	return nil
+}
+
+// notObjectOrJSON refuses a record that does not begin with '{': JSON of
+// another kind, or not JSON at all.
+func notObjectOrJSON(record []byte) *RecordError {
+	if !json.Valid(record) {
+		return reject(RejectInvalidJSON, "", "not JSON", map[string]any{"Detail": "not JSON"})
+	}
+	return notObject()
+}
+
+func notObject() *RecordError {
+	return reject(RejectNotObject, "", "expected a JSON object", nil)
+}
+
+func tooLong() *RecordError {
+	return reject(RejectTooLong, "", fmt.Sprintf("the record is longer than %d bytes", audit.MaxOriginal),
+		map[string]any{"Max": audit.MaxOriginal})
+}
+
+// parseTime reads an RFC 3339 time, with or without fractions of a second.
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+}
+
+func badTime(field, v string) *RecordError {
+	v = clip(v, 40)
+	return reject(RejectInvalidTime, field,
+		fmt.Sprintf("%s %q is not an RFC 3339 time (such as 2026-04-01T09:15:00+09:00)", field, v),
+		map[string]any{"Value": v})
+}
+
+// jsonError says in a line what is wrong with a JSON record; prefix is
+// put before the name of a field of the wrong type (such as
+// "AuditEvent.").
+func jsonError(err error, prefix string) *RecordError {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "the record"
+		if te.Field == "" {
+			return notObject()
 		}
-		return fmt.Sprintf("%s: expected %s, got %s", field, te.Type.Kind(), te.Value)
+		field := prefix + te.Field
+		expected := jsonKind(te.Type)
+		return reject(RejectWrongType, field, fmt.Sprintf("%s: expected %s, got %s", field, expected, te.Value),
+			map[string]any{"Expected": expected, "Got": te.Value})
 	case errors.As(err, &se):
-		return fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, se.Error())
+		detail := fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, se.Error())
+		return reject(RejectInvalidJSON, "", detail, map[string]any{"Detail": detail})
 	}
-	return "invalid JSON: " + err.Error()
+	detail := "invalid JSON: " + err.Error()
+	return reject(RejectInvalidJSON, "", detail, map[string]any{"Detail": detail})
+}
+
+// jsonKind names t's JSON type for a message.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	}
+	return "string"
 }
 
 // clip cuts s to at most n bytes for an error message.
 func clip(s string, n int) string {
 	if len(s) <= n {
-		return s
+		return strings.ToValidUTF8(s, "")
 	}
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
