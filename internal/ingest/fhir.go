@@ -18,9 +18,9 @@ import (
 // docs/ingest.md has the mapping as a table.
 
 type fhirCoding struct {
-	System  string `json:"system"`
-	Code    string `json:"code"`
-	Display string `json:"display"`
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
 }
 
 type fhirConcept struct {

@@ -72,8 +72,8 @@ func DecodeWire(record []byte) (audit.Event, *int64, error) {
 		return audit.Event{}, nil, notObjectOrJSON(record)
 	}
 	var w WireEvent
-	if err := json.Unmarshal(record, &w); err != nil {
-		return audit.Event{}, nil, jsonError(err, "")
+	if err := decodeWire(record, &w); err != nil {
+		return audit.Event{}, nil, err
 	}
 	if strings.TrimSpace(w.Time) == "" {
 		return audit.Event{}, nil, reject(RejectMissing, "time",
