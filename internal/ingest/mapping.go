@@ -22,6 +22,7 @@ type Mapping struct {
 	name    string
 	specs   [numFields]fieldSpec
 	byKey   map[string][]keyRef // see index
+	scopes  map[string]bool     // what comes before a dot in a key, ASCII lower case
 	zone    *time.Location
 	layouts []timeLayout
 }
@@ -129,11 +130,17 @@ type keyRef struct {
 // that Map looks at each pair of a record once instead of looking every
 // key of the mapping up in the record.
 func (m *Mapping) index() {
-	m.byKey = map[string][]keyRef{}
+	m.byKey, m.scopes = map[string][]keyRef{}, map[string]bool{}
 	for f := range m.specs {
-		for rank, k := range m.specs[f].keys {
+		s := &m.specs[f]
+		for rank, k := range s.keys {
 			lk := asciiLower(k)
 			m.byKey[lk] = append(m.byKey[lk], keyRef{field(f), rank})
+		}
+		for _, k := range append(s.keys[:len(s.keys):len(s.keys)], s.join...) {
+			if i := strings.LastIndexByte(k, '.'); i > 0 {
+				m.scopes[asciiLower(k[:i])] = true
+			}
 		}
 	}
 }

@@ -52,7 +52,8 @@ type msgParser struct {
 	facility int64
 	now      func() time.Time
 	rec      Record
-	sdIDs    []string
+	sdIDs    []string // scratch
+	names    []string // scratch
 }
 
 func newMsgParser(m *Mapping, facility int64, now func() time.Time) *msgParser {
@@ -166,7 +167,9 @@ func reason(err error) string {
 	return clip(err.Error(), 200)
 }
 
-// addSD adds the structured data's parameters, by SD-ID in order.
+// addSD adds the structured data's parameters, by SD-ID in order. The
+// names with their SD-ID are added only for SD-IDs the mapping names: no
+// one else reads the record.
 func (p *msgParser) addSD(sd map[string]map[string]string) {
 	p.sdIDs = p.sdIDs[:0]
 	for id := range sd {
@@ -175,13 +178,16 @@ func (p *msgParser) addSD(sd map[string]map[string]string) {
 	slices.Sort(p.sdIDs)
 	for _, id := range p.sdIDs {
 		params := sd[id]
-		names := make([]string, 0, len(params))
+		p.names = p.names[:0]
 		for n := range params {
-			names = append(names, n)
+			p.names = append(p.names, n)
 		}
-		slices.Sort(names)
-		for _, n := range names {
-			p.rec.Add(id+"."+n, params[n])
+		slices.Sort(p.names)
+		qualified := p.mapping.scopes[asciiLower(id)]
+		for _, n := range p.names {
+			if qualified {
+				p.rec.Add(id+"."+n, params[n])
+			}
 			p.rec.Add(n, params[n])
 		}
 	}

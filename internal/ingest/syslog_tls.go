@@ -25,7 +25,7 @@ var ErrTLSFile = errors.New("TLS file")
 
 // TLSFileError says which file of TLSFiles is wrong.
 type TLSFileError struct {
-	Which string // cert, key or client_ca
+	Which string // tls_cert, tls_key or client_ca, as the settings ingest.syslog.* name them
 	Err   error
 }
 
@@ -38,21 +38,21 @@ func (e *TLSFileError) Unwrap() error { return ErrTLSFile }
 // CAs when given, or required.
 func SyslogTLS(f TLSFiles) (*tls.Config, error) {
 	if f.Cert == "" || f.Key == "" {
-		which := "cert"
+		which := "tls_cert"
 		if f.Cert != "" {
-			which = "key"
+			which = "tls_key"
 		}
 		return nil, &TLSFileError{which, errors.New("a TLS listener needs a certificate and its key")}
 	}
 	if _, err := os.Stat(f.Cert); err != nil {
-		return nil, &TLSFileError{"cert", err}
+		return nil, &TLSFileError{"tls_cert", err}
 	}
 	if _, err := os.Stat(f.Key); err != nil {
-		return nil, &TLSFileError{"key", err}
+		return nil, &TLSFileError{"tls_key", err}
 	}
 	cert, err := tls.LoadX509KeyPair(f.Cert, f.Key)
 	if err != nil {
-		return nil, &TLSFileError{"cert", fmt.Errorf("%s and %s: %w", f.Cert, f.Key, err)}
+		return nil, &TLSFileError{"tls_cert", fmt.Errorf("%s and %s: %w", f.Cert, f.Key, err)}
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	switch {

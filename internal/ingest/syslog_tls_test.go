@@ -189,9 +189,9 @@ func TestSyslogTLS_FileErrorsNameTheFile(t *testing.T) {
 		files TLSFiles
 		which string
 	}{
-		{TLSFiles{Cert: pki.certFile}, "key"},
-		{TLSFiles{Cert: filepath.Join(pki.dir, "none.pem"), Key: pki.keyFile}, "cert"},
-		{TLSFiles{Cert: pki.certFile, Key: pki.caFile}, "cert"},
+		{TLSFiles{Cert: pki.certFile}, "tls_key"},
+		{TLSFiles{Cert: filepath.Join(pki.dir, "none.pem"), Key: pki.keyFile}, "tls_cert"},
+		{TLSFiles{Cert: pki.certFile, Key: pki.caFile}, "tls_cert"},
 		{TLSFiles{Cert: pki.certFile, Key: pki.keyFile, ClientCA: pki.keyFile}, "client_ca"},
 		{TLSFiles{Cert: pki.certFile, Key: pki.keyFile, RequireClientCert: true}, "client_ca"},
 	} {
