@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
@@ -42,6 +43,8 @@ type App struct {
 	Identity *identity.Service
 	Keys     *keys.Service
 	Catalog  *i18n.Catalog
+
+	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
 
 // Migrations lists every part's schema, in the order they are applied.
@@ -277,6 +280,12 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	if err != nil {
 		return err
 	}
+	// The syslog listeners start once the HTTP listener is ready.
+	syslog, err := a.startSyslog(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	jobsCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
 	jobsDone := make(chan struct{})
@@ -309,6 +318,14 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 	defer cancel()
 	if serveErr == nil {
 		serveErr = hs.Shutdown(shutdownCtx)
+	}
+	// What the syslog listeners read is committed before the last
+	// checkpoint.
+	if syslog != nil {
+		if err := syslog.Stop(shutdownCtx); err != nil {
+			a.Log.Error("stop the syslog listeners", "err", err)
+			serveErr = errors.Join(serveErr, err)
+		}
 	}
 	stopJobs()
 	<-jobsDone

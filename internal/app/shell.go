@@ -36,7 +36,7 @@ func (a *App) registerShell(srv *web.Server) {
 	if a.Cfg.Metrics {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			collectors.NewDBStatsCollector(a.DB.SQL(), string(a.DB.Dialect())))
+			collectors.NewDBStatsCollector(a.DB.SQL(), string(a.DB.Dialect())), syslogCollector{a})
 		h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		srv.HandleAPI("GET", "/metrics", web.Perm(PermMetrics), h.ServeHTTP)
 	}

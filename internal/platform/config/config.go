@@ -127,7 +127,7 @@ func (c *Config) Validate() error {
 	if c.KeysRoot == "pkcs11" && c.PKCS11TokenLabel == "" {
 		return errors.New("keys.pkcs11.token_label: name the HSM token to use when keys.root is pkcs11")
 	}
-	return nil
+	return c.validateSyslog()
 }
 
 // TLS reports whether anzen serves HTTPS itself.

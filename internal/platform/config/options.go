@@ -48,7 +48,8 @@ type Config struct {
 	PKCS11TokenLabel string
 	PKCS11PINFile    string
 
-	Audit AuditConfig
+	Audit  AuditConfig
+	Syslog SyslogConfig
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -66,7 +67,7 @@ type option struct {
 // options is the one table of anzen's settings, each part's in its own
 // file; validation, `anzen config example` and docs/configuration.md all
 // follow from it.
-var options = join(baseOptions, auditOptions)
+var options = join(baseOptions, auditOptions, ingestOptions)
 
 func join(lists ...[]option) []option {
 	var out []option
