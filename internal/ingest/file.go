@@ -108,20 +108,32 @@ func Import(ctx context.Context, sink Sink, r io.Reader, opt ImportOptions) (Imp
 	if err == nil {
 		err = im.flush()
 	}
+	if werr := im.wait(); err == nil {
+		err = werr
+	}
 	if opt.Progress != nil {
 		opt.Progress(counted.n)
 	}
 	return res, err
 }
 
-// importer is one run of Import.
+// importer is one run of Import. One batch is appended while the next is
+// read and mapped.
 type importer struct {
-	ctx   context.Context
-	sink  Sink
-	opt   ImportOptions
-	res   *ImportResult
-	enc   encoding
-	batch []audit.Event
+	ctx      context.Context
+	sink     Sink
+	opt      ImportOptions
+	res      *ImportResult
+	enc      encoding
+	batch    []audit.Event
+	inflight chan appended // the batch being appended, or nil
+}
+
+// appended is the outcome of appending a batch.
+type appended struct {
+	first int64
+	n     int
+	err   error
 }
 
 // add prepares the event of the row at line and appends the batch when it
@@ -151,20 +163,38 @@ func (im *importer) add(line int, e audit.Event, err error) error {
 	return nil
 }
 
-// flush appends the batch.
+// flush starts appending the batch, once the one before is appended.
 func (im *importer) flush() error {
+	if err := im.wait(); err != nil {
+		return err
+	}
 	if len(im.batch) == 0 {
 		return im.ctx.Err()
 	}
-	first, err := im.sink.Append(im.ctx, im.batch)
-	if err != nil {
-		return err
+	batch := im.batch
+	im.batch = make([]audit.Event, 0, len(batch))
+	im.inflight = make(chan appended, 1)
+	go func(done chan<- appended) {
+		first, err := im.sink.Append(im.ctx, batch)
+		done <- appended{first, len(batch), err}
+	}(im.inflight)
+	return nil
+}
+
+// wait waits for the batch being appended and counts it.
+func (im *importer) wait() error {
+	if im.inflight == nil {
+		return nil
+	}
+	a := <-im.inflight
+	im.inflight = nil
+	if a.err != nil {
+		return a.err
 	}
 	if im.res.First < 0 {
-		im.res.First = first
+		im.res.First = a.first
 	}
-	im.res.Accepted += len(im.batch)
-	im.batch = im.batch[:0]
+	im.res.Accepted += a.n
 	return nil
 }
 
