@@ -217,9 +217,12 @@ func runImport(cmd *cobra.Command, g *globalFlags, f *importFlags, file string) 
 		if res.First >= 0 {
 			first = strconv.FormatInt(res.First, 10)
 		}
-		fmt.Fprintf(out, "imported %d events from %s (%s, %s), rejected %d rows, first sequence number %s, in %s (%.0f rows/s)\n",
-			res.Accepted, name, opt.Format, res.Encoding, res.Rejected, first, took.Round(time.Millisecond),
-			float64(res.Rows)/max(took.Seconds(), 1e-3))
+		rate := ""
+		if took >= time.Second {
+			rate = fmt.Sprintf(" (%.0f rows/s)", float64(res.Rows)/took.Seconds())
+		}
+		fmt.Fprintf(out, "imported %d events from %s (%s, %s), rejected %d rows, first sequence number %s, in %s%s\n",
+			res.Accepted, name, opt.Format, res.Encoding, res.Rejected, first, took.Round(time.Millisecond), rate)
 	}
 	if rej.hidden > 0 {
 		fmt.Fprintf(cmd.ErrOrStderr(), "(%d more rejected rows not shown; give --rejects FILE for all)\n", rej.hidden)
