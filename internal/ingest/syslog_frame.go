@@ -38,6 +38,7 @@ func ParseFraming(s string) (Framing, error) {
 	return 0, fmt.Errorf("unknown framing %q (one of %s)", s, strings.Join(FramingNames, ", "))
 }
 
+// String returns the framing's name in FramingNames.
 func (f Framing) String() string {
 	if int(f) < len(FramingNames) {
 		return FramingNames[f]

@@ -29,7 +29,10 @@ type TLSFileError struct {
 	Err   error
 }
 
+// Error returns what is wrong with the file.
 func (e *TLSFileError) Error() string { return e.Err.Error() }
+
+// Unwrap returns ErrTLSFile.
 func (e *TLSFileError) Unwrap() error { return ErrTLSFile }
 
 // SyslogTLS returns the TLS configuration of a syslog listener: TLS 1.2 or
