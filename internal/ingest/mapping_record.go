@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -269,7 +268,7 @@ func (r *Record) AddJSON(payload []byte) error {
 	d.UseNumber()
 	var m map[string]any
 	if err := d.Decode(&m); err != nil {
-		return fmt.Errorf("not valid JSON: %s", jsonReason(err))
+		return errors.New(jsonError(err, "").English)
 	}
 	if d.More() {
 		return errors.New("not valid JSON: more than one value")

@@ -75,7 +75,7 @@ const (
 const (
 	maxConns         = 1024
 	handshakeTimeout = 10 * time.Second
-	chunkEvents      = 256     // events a connection hands over at once, at most
+	syslogChunk      = 256     // events a connection hands over at once, at most
 	batchEvents      = 4096    // events of one append, at most
 	batchBytes       = 8 << 20 // bytes of originals of one append, at most
 	eventOverhead    = 512     // bytes an event takes beside its original, roughly
@@ -365,7 +365,7 @@ func (s *Syslog) serveConn(l *listener, c net.Conn) {
 		switch {
 		case err == nil:
 			s.handle(l, p, frame, &ch, remote)
-			if len(ch.events) >= chunkEvents {
+			if len(ch.events) >= syslogChunk {
 				s.send(&ch)
 			}
 		case errors.Is(err, errTooLong), errors.Is(err, errPartial):

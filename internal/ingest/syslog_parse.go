@@ -132,7 +132,7 @@ func (p *msgParser) parse(orig []byte) (audit.Event, error) {
 		return e, err
 	}
 	if e.Source == "" {
-		e.Source = firstOf(hdr.Appname, hdr.Hostname)
+		e.Source = firstSet(hdr.Appname, hdr.Hostname)
 	}
 	if e.Time.IsZero() {
 		e.Flags |= audit.FlagNoSourceTime
@@ -212,8 +212,8 @@ func (p *msgParser) addHeader(h *syslog.Base) {
 	}
 }
 
-// firstOf returns the first of vs that is set and not "-".
-func firstOf(vs ...*string) string {
+// firstSet returns the first of vs that is set and not "-".
+func firstSet(vs ...*string) string {
 	for _, v := range vs {
 		if v != nil && *v != "" && *v != "-" {
 			return *v
