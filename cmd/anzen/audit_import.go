@@ -52,7 +52,7 @@ func newAuditImportCommand(g *globalFlags) *cobra.Command {
 		Use:   "import FILE --format csv|ndjson [--map mapping.toml] [--source NAME] [--facility ID]",
 		Short: "Import a file of access events: CSV by a mapping, or NDJSON in the JSON wire form",
 		Long: "Import the access log a system exported to FILE (- for standard input). CSV files need a header row; " +
-			"their columns are mapped to events by --map (a mapping file, see docs/ingest-syslog.md) or by the built-in " +
+			"their columns are mapped to events by --map (a mapping file, see docs/ingest.md) or by the built-in " +
 			"mapping (--print-default-map shows it). NDJSON files hold one event per line in the JSON wire form, or " +
 			"any JSON objects with --map. The encoding is UTF-8 (with or without BOM) or Shift_JIS, detected, or " +
 			"given with --encoding. Rows that cannot be imported are listed with their line numbers and reasons on " +

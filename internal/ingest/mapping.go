@@ -16,7 +16,7 @@ import (
 // tables that translate a system's codes (REF → view, 0 → success), and
 // how to read its times (layouts and the time zone of times written
 // without an offset). syslog listeners and `anzen audit import --map` read
-// the same file format (docs/ingest-syslog.md, "mapping file"); without a
+// the same file format (docs/ingest.md, "mapping file"); without a
 // file, DefaultMapping applies.
 type Mapping struct {
 	name    string

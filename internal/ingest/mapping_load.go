@@ -14,7 +14,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 )
 
-// A mapping file (TOML; docs/ingest-syslog.md has the reference):
+// A mapping file (TOML; docs/ingest.md has the reference):
 //
 //	time_zone = "Asia/Tokyo"                    # of times without an offset
 //	time_layouts = ["2006/01/02 15:04:05"]      # Go layouts, rfc3339, unix, unixms

@@ -6,7 +6,7 @@ import (
 )
 
 // SyslogConfig is the configuration of the syslog listeners, through which
-// other systems send their access logs (docs/ingest-syslog.md).
+// other systems send their access logs (docs/ingest.md).
 type SyslogConfig struct {
 	UDP, TCP, TLS     string // listen addresses; empty leaves the listener off
 	TLSCert, TLSKey   string
