@@ -17,6 +17,14 @@ func SetSummaryMax(n int) func() {
 	return func() { summaryMax = old }
 }
 
+// SetEventExportMax lowers the most events an access-log export holds, for
+// a test; the function returned puts it back.
+func SetEventExportMax(n int) func() {
+	old := eventExportMax
+	eventExportMax = n
+	return func() { eventExportMax = old }
+}
+
 // QueryPlan returns SQLite's plan of the search of a page of q, one step a
 // line.
 func QueryPlan(t testing.TB, l *Log, q EventQuery) string {

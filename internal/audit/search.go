@@ -180,7 +180,13 @@ func (q EventQuery) InScope(f int64) bool {
 // readEntries runs query, which selects a sequence number and an entry,
 // and decodes the entries.
 func (l *Log) readEntries(ctx context.Context, query string, args ...any) ([]Event, error) {
-	rows, err := l.db.QueryContext(ctx, query, args...)
+	return queryEntries(ctx, l.db, query, args...)
+}
+
+// queryEntries runs query through q and decodes the entries it selects
+// (a sequence number and an entry per row).
+func queryEntries(ctx context.Context, q db.Querier, query string, args ...any) ([]Event, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
