@@ -40,21 +40,31 @@ func (h *handlers) activityStart(now time.Time) time.Time {
 
 // sourceRows reads the source systems of the caller's facilities and
 // judges each at now: silent, clock off, events of the last 24 hours (the
-// current hour and the 23 before).
-func (h *handlers) sourceRows(r *http.Request, now time.Time) ([]sourceRow, error) {
-	// The index keeps the sources' facts; bring it up to date first, as a
-	// search does.
-	if _, err := h.log.Sync(r.Context()); err != nil {
-		return nil, err
+// current hour and the 23 before). It also says how far the search index
+// is behind the log.
+func (h *handlers) sourceRows(r *http.Request, now time.Time) ([]sourceRow, IndexLag, error) {
+	// The index keeps the sources' facts: bring it up to date first, as a
+	// search does, unless it is far behind; then the dashboard shows what
+	// it has and says how far behind it is rather than wait.
+	lag, err := h.log.Lag(r.Context())
+	if err != nil {
+		return nil, lag, err
+	}
+	if lag.Behind() > 0 && lag.Behind() <= IndexBehindWarning {
+		behind, err := h.log.Sync(r.Context())
+		if err != nil {
+			return nil, lag, err
+		}
+		lag.Indexed = lag.Size - behind
 	}
 	all, ids := web.PrincipalOf(r).Facilities(PermRead)
 	srcs, err := h.log.Sources(r.Context(), all, ids)
 	if err != nil {
-		return nil, err
+		return nil, lag, err
 	}
 	activity, err := h.log.SourceActivity(r.Context(), all, ids, h.activityStart(now), activityHours)
 	if err != nil {
-		return nil, err
+		return nil, lag, err
 	}
 	lang := h.srv.Lang(r)
 	silence, tolerance := h.log.SourceSilence(), h.log.ClockTolerance()
@@ -71,7 +81,7 @@ func (h *handlers) sourceRows(r *http.Request, now time.Time) ([]sourceRow, erro
 		}
 		rows[i] = row
 	}
-	return rows, nil
+	return rows, lag, nil
 }
 
 // ago writes how long ago something was, roughly, in lang.
@@ -108,11 +118,7 @@ func (h *handlers) span(lang string, d time.Duration) string {
 // search index is far behind the log, it says so.
 func (h *handlers) sourcesCard(r *http.Request) ([]web.Stat, error) {
 	now := h.log.clock.Now()
-	rows, err := h.sourceRows(r, now)
-	if err != nil {
-		return nil, err
-	}
-	lag, err := h.log.Lag(r.Context())
+	rows, lag, err := h.sourceRows(r, now)
 	if err != nil {
 		return nil, err
 	}

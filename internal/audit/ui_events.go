@@ -137,19 +137,23 @@ func (h *handlers) eventsPage(w http.ResponseWriter, r *http.Request) {
 		Outcomes: h.eventOutcomeOptions(lang, v.Get("outcome")), ExportMax: groupDigits(ExportMaxRows)}
 	q, perr := parseEventQuery(v, true, h.loc)
 	scopeEvents(&q, r)
-	var err error
-	if data.Sources, err = h.sourceOptions(r, v.Get("source")); err != nil {
-		h.pageFailed(w, r, "list the source systems", err)
-		return
-	}
 	if perr != nil {
 		data.Error = h.srv.T(r, "audit.error.invalid_field", map[string]any{"Field": h.eventFieldLabel(lang, perr.Param)})
+		var err error
+		if data.Sources, err = h.sourceOptions(r, v.Get("source")); err != nil {
+			h.pageFailed(w, r, "list the source systems", err)
+			return
+		}
 		h.srv.Render(w, r, http.StatusBadRequest, "audit/events", data)
 		return
 	}
-	page, err := h.log.SearchEvents(r.Context(), q)
+	page, err := h.log.SearchEvents(r.Context(), q) // brings the index, and so the sources, up to date
 	if err != nil {
 		h.pageFailed(w, r, "search the access log", err)
+		return
+	}
+	if data.Sources, err = h.sourceOptions(r, v.Get("source")); err != nil {
+		h.pageFailed(w, r, "list the source systems", err)
 		return
 	}
 	n, more, err := h.log.CountEvents(r.Context(), q, countUpTo)
@@ -227,9 +231,6 @@ func (h *handlers) eventOutcomeOptions(lang, current string) []option {
 // sourceOptions lists the source systems of the caller's facilities for
 // the filter.
 func (h *handlers) sourceOptions(r *http.Request, current string) ([]option, error) {
-	if _, err := h.log.Sync(r.Context()); err != nil { // the index keeps the sources
-		return nil, err
-	}
 	all, ids := web.PrincipalOf(r).Facilities(PermRead)
 	srcs, err := h.log.Sources(r.Context(), all, ids)
 	if err != nil {

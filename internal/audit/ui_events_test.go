@@ -398,5 +398,14 @@ func TestSourcesPage_ListsEverySourceWithAChart(t *testing.T) {
 		if n := strings.Count(body, `<tr id="source-`); n != 1 {
 			t.Errorf("%d sources for facility 1's auditor, want 1", n)
 		}
+		if strings.Contains(body, `id="index-behind"`) {
+			t.Errorf("an index that is up to date is said to be behind")
+		}
+		// An index far behind the log is not waited for but reported.
+		if _, err := f.log.Append(context.Background(), manyEvents(audit.IndexBehindWarning+100)); err != nil {
+			t.Fatal(err)
+		}
+		body = pageBody(t, ts.get(cisoAll, "/audit/sources", "ja"), http.StatusOK)
+		wantAll(t, body, `id="index-behind"`, "検索用の索引がログより 5,100 件遅れています")
 	})
 }

@@ -21,7 +21,7 @@ type sourcesView struct {
 	Rows       []sourceRow
 	Silence    string // audit.source_silence
 	Tolerance  string // audit.clock_tolerance
-	Behind     int64  // events the search index has still to take
+	Behind     string // events the search index has still to take
 	BehindWarn bool
 	Chart      template.HTML
 	ChartTable template.HTML
@@ -32,14 +32,9 @@ type sourcesView struct {
 // of the events each sent per hour over the last 24 hours.
 func (h *handlers) sourcesPage(w http.ResponseWriter, r *http.Request) {
 	now := h.log.clock.Now()
-	rows, err := h.sourceRows(r, now)
+	rows, lag, err := h.sourceRows(r, now)
 	if err != nil {
 		h.pageFailed(w, r, "list the source systems", err)
-		return
-	}
-	lag, err := h.log.Lag(r.Context())
-	if err != nil {
-		h.pageFailed(w, r, "read the search index's lag", err)
 		return
 	}
 	bar, err := h.activityChart(r, now)
@@ -49,7 +44,7 @@ func (h *handlers) sourcesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := h.srv.Lang(r)
 	v := &sourcesView{Rows: rows, Silence: h.span(lang, h.log.SourceSilence()), Tolerance: h.span(lang, h.log.ClockTolerance()),
-		Behind: lag.Behind(), BehindWarn: lag.Behind() > IndexBehindWarning, Chart: bar.SVG(), ChartTable: bar.Table()}
+		Behind: groupDigits(int(lag.Behind())), BehindWarn: lag.Behind() > IndexBehindWarning, Chart: bar.SVG(), ChartTable: bar.Table()}
 	h.srv.Render(w, r, http.StatusOK, "audit/sources", v)
 }
 
