@@ -76,6 +76,22 @@ func newAccessLog(t *testing.T, d *db.DB) *accessLogFixture {
 	return &accessLogFixture{log: l, clock: clk, signer: signer}
 }
 
+// syncAll brings the search index up to the log, however long it takes:
+// a search waits for it at most a few seconds, which a test that appends
+// thousands of events under the race detector on a busy machine may pass.
+func syncAll(t *testing.T, l *audit.Log) {
+	t.Helper()
+	for {
+		behind, err := l.Sync(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if behind == 0 {
+			return
+		}
+	}
+}
+
 // seqs returns the sequence numbers of events.
 func seqs(events []audit.Event) []int64 {
 	out := make([]int64, len(events))

@@ -154,6 +154,7 @@ func TestSearchEvents_PagesNewestFirstWithoutGapsOrRepeats(t *testing.T) {
 		if _, err := l.Append(context.Background(), manyEvents(audit.MaxLimit+5)); err != nil {
 			t.Fatal(err)
 		}
+		syncAll(t, l)
 		if p := searchEvents(t, l, audit.EventQuery{AllFacilities: true}); len(p.Events) != audit.DefaultLimit {
 			t.Errorf("default page holds %d", len(p.Events))
 		}
@@ -275,6 +276,7 @@ func TestSummarize_ReadsInChunksAndSaysWhenCut(t *testing.T) {
 		if _, err := l.Append(context.Background(), manyEvents(n)); err != nil {
 			t.Fatal(err)
 		}
+		syncAll(t, l)
 		s, err := l.Summarize(context.Background(), audit.EventQuery{AllFacilities: true, Patient: "P9"})
 		if err != nil {
 			t.Fatal(err)
