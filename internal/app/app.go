@@ -80,7 +80,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 	}
 	a := &App{Cfg: cfg, Log: log, DB: d, Clock: clk}
 	a.Audit = audit.New(d, clk, audit.WithLogger(log), audit.WithClockTolerance(cfg.Audit.ClockTolerance),
-		audit.WithOrigin(cfg.Audit.Origin), audit.WithCheckpoints(checkpointKey{a}, cfg.Audit.CheckpointEvents))
+		audit.WithOrigin(cfg.Audit.Origin), audit.WithCheckpoints(checkpointKey{a}, cfg.Audit.CheckpointEvents),
+		audit.WithSourceSilence(cfg.Audit.SourceSilence), audit.WithCheckpointInterval(cfg.Audit.CheckpointInterval))
 	if n, err := a.Audit.AdoptLegacy(ctx); err != nil {
 		closeRoot(plan.root)
 		d.Close()

@@ -17,7 +17,7 @@ import (
 // by table. Events of the audit log that record a refusal (outcome
 // failure) or a search of the log are left out: refusing bad input may
 // record that it did, and nothing else. The log's derived tables (tree
-// nodes, head, checkpoints, search index, sources, cursors) are left out
+// nodes, head, checkpoints, search index, sources and their hours, cursors) are left out
 // too: they follow the log, and anzen audit verify checks them against it.
 type storeSnapshot map[string][]string
 
@@ -65,7 +65,7 @@ func takeSnapshot(t *testing.T, e *apptest.Env) storeSnapshot {
 
 // logDerived are the audit log's tables that follow from its entries.
 var logDerived = map[string]bool{"audit_tree": true, "audit_head": true, "audit_checkpoints": true,
-	"audit_index": true, "audit_sources": true, "audit_cursors": true}
+	"audit_index": true, "audit_sources": true, "audit_source_hours": true, "audit_cursors": true}
 
 func tableRows(t *testing.T, d *db.DB, table string) []string {
 	t.Helper()

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/selfaudit"
@@ -37,21 +36,12 @@ func (e *paramError) Error() string { return "parameter " + e.Param + ": " + e.E
 // facility scope is left for the caller to set.
 func parseFilter(q url.Values, dates bool, loc *time.Location) (Filter, *paramError) {
 	var f Filter
-	for _, name := range filterParams {
-		// PostgreSQL refuses a NUL in a query parameter, and no event has one.
-		if v := q.Get(name); !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxFieldLen || strings.ContainsRune(v, 0) {
-			return f, &paramError{name, fmt.Errorf("longer than %d characters, not UTF-8 or with a NUL character", MaxFieldLen)}
-		}
+	if perr := checkTextParams(q, filterParams); perr != nil {
+		return f, perr
 	}
-	var err error
-	if f.From, err = parseTime(q.Get("from"), dates, false, loc); err != nil {
-		return f, &paramError{"from", err}
-	}
-	if f.To, err = parseTime(q.Get("to"), dates, true, loc); err != nil {
-		return f, &paramError{"to", err}
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return f, &paramError{"to", fmt.Errorf("to (%s) is not after from (%s)", f.To.Format(time.RFC3339), f.From.Format(time.RFC3339))}
+	var perr *paramError
+	if f.From, f.To, perr = parseTimeRange(q, dates, loc); perr != nil {
+		return f, perr
 	}
 	f.ActorLogin = strings.TrimSpace(q.Get("actor"))
 	f.Action = strings.TrimSpace(q.Get("action"))
@@ -62,19 +52,8 @@ func parseFilter(q url.Values, dates bool, loc *time.Location) (Filter, *paramEr
 	default:
 		return f, &paramError{"outcome", fmt.Errorf("%q is neither %s nor %s", f.Outcome, selfaudit.Success, selfaudit.Failure)}
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxLimit {
-			return f, &paramError{"limit", fmt.Errorf("%q is not a number from 1 to %d", v, MaxLimit)}
-		}
-		f.Limit = n
-	}
-	if v := q.Get("before"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return f, &paramError{"before", fmt.Errorf("%q is not an event id", v)}
-		}
-		f.Before = n
+	if f.Limit, f.Before, perr = parsePaging(q); perr != nil {
+		return f, perr
 	}
 	return f, nil
 }
@@ -179,8 +158,7 @@ func filterDetail(f Filter) map[string]string {
 func (h *handlers) apiSearch(w http.ResponseWriter, r *http.Request) {
 	f, perr := parseFilter(r.URL.Query(), false, h.loc)
 	if perr != nil {
-		h.srv.Problem(w, r, http.StatusBadRequest, "invalid-parameter", "audit.error.invalid_parameter",
-			map[string]any{"Param": perr.Param, "Reason": perr.Err.Error()})
+		h.paramProblem(w, r, perr)
 		return
 	}
 	scope(&f, web.PrincipalOf(r))

@@ -90,6 +90,7 @@ type Log struct {
 	log   *slog.Logger
 
 	tolerance time.Duration
+	read      readSettings // sources.go
 	signer    CheckpointSigner
 	origin    string
 

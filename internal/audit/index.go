@@ -50,7 +50,10 @@ func index(ctx context.Context, tx *db.Tx, events []Event) error {
 			args = args[:0]
 		}
 	}
-	return updateSources(ctx, tx, events)
+	if err := updateSources(ctx, tx, events); err != nil {
+		return err
+	}
+	return updateSourceHours(ctx, tx, events) // sources.go
 }
 
 // sourceStat is what one batch tells of one source.

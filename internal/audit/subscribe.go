@@ -50,26 +50,11 @@ func (l *Log) ReadAfter(ctx context.Context, after int64, limit int) ([]Event, e
 }
 
 func readAfter(ctx context.Context, q db.Querier, after int64, limit int) ([]Event, error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	out, err := queryEntries(ctx, q, `SELECT seq, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit log: %w", err)
 	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		var seq int64
-		var entry []byte
-		if err := rows.Scan(&seq, &entry); err != nil {
-			return nil, fmt.Errorf("read the audit log: %w", err)
-		}
-		e, err := DecodeEntry(entry)
-		if err != nil {
-			return nil, fmt.Errorf("read the audit log at %d: %w (run anzen audit verify)", seq, err)
-		}
-		e.Seq = seq
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Cursor returns the last sequence number the reader name has processed,

@@ -63,7 +63,7 @@ func Register(srv *web.Server, l *Log) error {
 	srv.Handle(http.MethodGet, "/audit/security-events.csv", read, h.exportCSV)
 	srv.AddNav(web.NavItem{Path: "/audit/security-events", LabelID: "nav.security_events", Access: read, Order: 80})
 	srv.AddCard(web.Card{ID: "security-events", TitleID: "audit.card.title", Access: read, Order: 20, Stats: h.card})
-	return nil
+	return h.registerReading() // ui_events.go
 }
 
 // option is one choice of a <select>.
@@ -235,8 +235,14 @@ var filterParams = []string{"from", "to", "actor", "action", "outcome", "target"
 // link returns path with the filter parameters of q, each name/value pair
 // of set replacing q's value; empty parameters are left out.
 func link(path string, q url.Values, set ...string) string {
+	return linkWith(path, filterParams, q, set...)
+}
+
+// linkWith returns path with the parameters params of q, each name/value
+// pair of set replacing q's value; empty parameters are left out.
+func linkWith(path string, params []string, q url.Values, set ...string) string {
 	c := url.Values{}
-	for _, k := range filterParams {
+	for _, k := range params {
 		if v := q.Get(k); v != "" {
 			c.Set(k, v)
 		}

@@ -14,9 +14,12 @@ type Card struct {
 	Stats   func(r *http.Request) ([]Stat, error)
 }
 
-// Stat is one figure on a card. Level is "", "ok", "warn" or "bad".
+// Stat is one figure on a card. Level is "", "ok", "warn" or "bad". Label,
+// when set, is shown as it is instead of the message LabelID: for a figure
+// about something named by data, such as one source system.
 type Stat struct {
 	LabelID string
+	Label   string
 	Value   string
 	Level   string
 	Link    string
