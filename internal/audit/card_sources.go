@@ -43,19 +43,10 @@ func (h *handlers) activityStart(now time.Time) time.Time {
 // current hour and the 23 before). It also says how far the search index
 // is behind the log.
 func (h *handlers) sourceRows(r *http.Request, now time.Time) ([]sourceRow, IndexLag, error) {
-	// The index keeps the sources' facts: bring it up to date first, as a
-	// search does, unless it is far behind; then the dashboard shows what
-	// it has and says how far behind it is rather than wait.
-	lag, err := h.log.Lag(r.Context())
+	// The index keeps the sources' facts.
+	lag, err := h.log.SyncUnlessFarBehind(r.Context())
 	if err != nil {
 		return nil, lag, err
-	}
-	if lag.Behind() > 0 && lag.Behind() <= IndexBehindWarning {
-		behind, err := h.log.Sync(r.Context())
-		if err != nil {
-			return nil, lag, err
-		}
-		lag.Indexed = lag.Size - behind
 	}
 	all, ids := web.PrincipalOf(r).Facilities(PermRead)
 	srcs, err := h.log.Sources(r.Context(), all, ids)

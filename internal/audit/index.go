@@ -189,6 +189,23 @@ func (l *Log) Sync(ctx context.Context) (int64, error) {
 	}
 }
 
+// SyncUnlessFarBehind brings the search index up to date as Sync does,
+// unless it is more than IndexBehindWarning events behind: then the
+// dashboard shows what the index has, and how far behind it is, rather
+// than wait for it.
+func (l *Log) SyncUnlessFarBehind(ctx context.Context) (IndexLag, error) {
+	lag, err := l.Lag(ctx)
+	if err != nil || lag.Behind() == 0 || lag.Behind() > IndexBehindWarning {
+		return lag, err
+	}
+	behind, err := l.Sync(ctx)
+	if err != nil {
+		return lag, err
+	}
+	lag.Indexed = lag.Size - behind
+	return lag, nil
+}
+
 // indexOnce indexes the next batch; one caller at a time in this process,
 // so that concurrent searches do not race each other for the same events.
 func (l *Log) indexOnce(ctx context.Context, sub *Subscription) (int, error) {
