@@ -194,6 +194,9 @@ func (l *Log) Sync(ctx context.Context) (int64, error) {
 // dashboard shows what the index has, and how far behind it is, rather
 // than wait for it.
 func (l *Log) SyncUnlessFarBehind(ctx context.Context) (IndexLag, error) {
+	if err := l.Flush(ctx); err != nil {
+		return IndexLag{}, err
+	}
 	lag, err := l.Lag(ctx)
 	if err != nil || lag.Behind() == 0 || lag.Behind() > IndexBehindWarning {
 		return lag, err
