@@ -117,6 +117,8 @@ type Log struct {
 	cpEvents      int64
 	cpMu          sync.Mutex
 	lastSigned    int64 // the size of the newest checkpoint known here
+
+	keep keepSettings // retention and witnesses (retention.go, witness.go)
 }
 
 var _ selfaudit.Recorder = (*Log)(nil)

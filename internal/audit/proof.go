@@ -57,6 +57,9 @@ func (l *Log) Prove(ctx context.Context, seq int64) (*Proof, error) {
 	p := &Proof{Seq: seq, TreeSize: cp.Size, Checkpoint: cp.Note}
 	err = l.db.QueryRowContext(ctx, `SELECT leaf, entry FROM audit_log WHERE seq = ?`, seq).Scan(&p.LeafHash, &p.Entry)
 	if errors.Is(db.NotFound(err), db.ErrNotFound) {
+		if l.keep.archiveDir != "" {
+			return l.ProveArchived(ctx, seq, l.keep.archiveDir)
+		}
 		return nil, fmt.Errorf("sequence number %d: %w", seq, ErrArchived)
 	}
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -42,6 +43,9 @@ type VerifyOptions struct {
 	// SkipIndex leaves out the comparison of the search index with the
 	// log.
 	SkipIndex bool
+	// ArchiveDir, when set, is the archive directory whose segment files
+	// are checked too (VerifyArchive).
+	ArchiveDir string
 }
 
 // VerifyResult is what Verify found.
@@ -51,6 +55,12 @@ type VerifyResult struct {
 	Checkpoints int           `json:"checkpoints"` // signed checkpoints checked
 	Signatures  bool          `json:"signatures"`  // whether signatures were checked (there is a key)
 	Archived    int64         `json:"archived"`    // positions before this are archived, not in the database
+	// ArchivedCheckpoints are the checkpoints signed inside the archived
+	// positions: their signatures are checked here, their roots only
+	// against the archive's segment files (ArchiveDir).
+	ArchivedCheckpoints int `json:"archived_checkpoints"`
+	// ArchiveSegments is how many segment files were checked (ArchiveDir).
+	ArchiveSegments int `json:"archive_segments"`
 	OK          bool          `json:"ok"`
 	FirstBad    int64         `json:"first_bad"` // -1 when OK
 	Kind        string        `json:"kind,omitempty"`
@@ -121,11 +131,24 @@ func (l *Log) Verify(ctx context.Context, opt VerifyOptions) (*VerifyResult, err
 	next := 0
 	for ; next < len(cps) && cps[next].Size <= res.From; next++ {
 		rng, err := loadRange(ctx, l.db, uint64(cps[next].Size))
+		if errors.Is(err, ErrArchived) && cps[next].Size < archived {
+			l.checkArchivedSignature(res, cps[next], verifiers)
+			continue
+		}
 		if err != nil {
 			res.fail(0, ProblemTree, "the stored tree cannot be read at %d events: %v", cps[next].Size, err)
 			break
 		}
 		l.checkCheckpoint(res, cps[next], rootOf(rng), verifiers, 0)
+	}
+
+	if err := l.checkSegmentRecords(ctx, res, verifiers); err != nil {
+		return nil, err
+	}
+	if opt.ArchiveDir != "" {
+		if err := l.verifyArchiveInto(ctx, res, opt.ArchiveDir); err != nil {
+			return nil, err
+		}
 	}
 
 	rng, err := loadRange(ctx, l.db, uint64(res.From))
