@@ -274,7 +274,7 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 			via = "job"
 		}
 		return l.Record(ctx, tx, selfaudit.Event{ActorLogin: "system", Action: ActionArchive,
-			Target: "audit-segment:" + strconv.FormatInt(m.First, 10) + "-" + strconv.FormatInt(m.End, 10),
+			Target:  "audit-segment:" + strconv.FormatInt(m.First, 10) + "-" + strconv.FormatInt(m.End, 10),
 			Outcome: selfaudit.Success, Detail: map[string]string{"file": s.File, "sha256": fmt.Sprintf("%x", m.SHA256),
 				"events": strconv.FormatInt(m.Count, 10), "newest_received": s.Newest.Format(time.RFC3339), "via": via}})
 	})
