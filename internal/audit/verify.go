@@ -50,26 +50,26 @@ type VerifyOptions struct {
 
 // VerifyResult is what Verify found.
 type VerifyResult struct {
-	From        int64 `json:"from"`
-	Size        int64 `json:"size"`        // the tree size verified
-	Checkpoints int   `json:"checkpoints"` // signed checkpoints checked
-	Signatures  bool  `json:"signatures"`  // whether signatures were checked (there is a key)
-	Archived    int64 `json:"archived"`    // positions before this are archived, not in the database
+	From        int64         `json:"from"`
+	Size        int64         `json:"size"`        // the tree size verified
+	Checkpoints int           `json:"checkpoints"` // signed checkpoints checked
+	Signatures  bool          `json:"signatures"`  // whether signatures were checked (there is a key)
+	Archived    int64         `json:"archived"`    // positions before this are archived, not in the database
+	OK          bool          `json:"ok"`
+	FirstBad    int64         `json:"first_bad"` // -1 when OK
+	Kind        string        `json:"kind,omitempty"`
+	Problem     string        `json:"problem,omitempty"`
+	Started     time.Time     `json:"started"`
+	Duration    time.Duration `json:"duration"`
+	Index       bool          `json:"index"` // whether the search index was compared
+	// IndexDuration is the part of Duration spent on the search index.
+	IndexDuration time.Duration `json:"index_duration"`
 	// ArchivedCheckpoints are the checkpoints signed inside the archived
 	// positions: their signatures are checked here, their roots only
 	// against the archive's segment files (ArchiveDir).
 	ArchivedCheckpoints int `json:"archived_checkpoints"`
 	// ArchiveSegments is how many segment files were checked (ArchiveDir).
-	ArchiveSegments int           `json:"archive_segments"`
-	OK              bool          `json:"ok"`
-	FirstBad        int64         `json:"first_bad"` // -1 when OK
-	Kind            string        `json:"kind,omitempty"`
-	Problem         string        `json:"problem,omitempty"`
-	Started         time.Time     `json:"started"`
-	Duration        time.Duration `json:"duration"`
-	Index           bool          `json:"index"` // whether the search index was compared
-	// IndexDuration is the part of Duration spent on the search index.
-	IndexDuration time.Duration `json:"index_duration"`
+	ArchiveSegments int `json:"archive_segments"`
 }
 
 // bad reports whether a problem at or before pos has been found, so that
