@@ -127,7 +127,10 @@ func (c *Config) Validate() error {
 	if c.KeysRoot == "pkcs11" && c.PKCS11TokenLabel == "" {
 		return errors.New("keys.pkcs11.token_label: name the HSM token to use when keys.root is pkcs11")
 	}
-	return c.validateSyslog()
+	if err := c.validateSyslog(); err != nil {
+		return err
+	}
+	return c.validateKeep()
 }
 
 // TLS reports whether anzen serves HTTPS itself.

@@ -50,6 +50,7 @@ type Config struct {
 
 	Audit  AuditConfig
 	Syslog SyslogConfig
+	Mail   MailConfig
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -67,7 +68,7 @@ type option struct {
 // options is the one table of anzen's settings, each part's in its own
 // file; validation, `anzen config example` and docs/configuration.md all
 // follow from it.
-var options = join(baseOptions, auditOptions, ingestOptions)
+var options = join(baseOptions, auditOptions, keepOptions, ingestOptions, mailOptions)
 
 func join(lists ...[]option) []option {
 	var out []option

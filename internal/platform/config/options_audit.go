@@ -14,6 +14,8 @@ type AuditConfig struct {
 	SourceSilence      time.Duration
 	RetentionYears     int
 	VerifyInterval     time.Duration
+	ArchiveDir         string        // options_keep.go
+	Witness            WitnessConfig // options_keep.go
 }
 
 // auditOptions are the settings of the audit log.
