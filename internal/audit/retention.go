@@ -42,7 +42,7 @@ var archiveCrash func() error
 type keepSettings struct {
 	retentionYears int
 	archiveDir     string
-	// witness        *WitnessConfig
+	witness        *WitnessConfig
 }
 
 // WithRetention keeps events in the database for years years (0: for

@@ -63,6 +63,7 @@ func Register(srv *web.Server, l *Log) error {
 	srv.Handle(http.MethodGet, "/audit/security-events.csv", read, h.exportCSV)
 	srv.AddNav(web.NavItem{Path: "/audit/security-events", LabelID: "nav.security_events", Access: read, Order: 80})
 	srv.AddCard(web.Card{ID: "security-events", TitleID: "audit.card.title", Access: read, Order: 20, Stats: h.card})
+	registerKeep(srv, h, read)
 	return h.registerReading() // ui_events.go
 }
 
