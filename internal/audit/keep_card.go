@@ -19,8 +19,8 @@ const witnessFailing = 3
 // WitnessStatus is how one configured witness is doing.
 type WitnessStatus struct {
 	Target  string           `json:"target"`
-	Last    *WitnessDelivery `json:"last,omitempty"`     // the newest delivery
-	LastOK  *WitnessDelivery `json:"last_ok,omitempty"`  // the newest one delivered
+	Last    *WitnessDelivery `json:"last,omitempty"`    // the newest delivery
+	LastOK  *WitnessDelivery `json:"last_ok,omitempty"` // the newest one delivered
 	Failing bool             `json:"failing"`
 }
 
