@@ -30,6 +30,7 @@ import (
 	"github.com/anzen-health/anzen/internal/platform/config"
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/i18n"
+	"github.com/anzen-health/anzen/internal/platform/mail"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
@@ -43,6 +44,7 @@ type App struct {
 	Identity *identity.Service
 	Keys     *keys.Service
 	Catalog  *i18n.Catalog
+	Mail     *mail.Mailer // anzen's outgoing mail (auditkeep.go)
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
@@ -81,7 +83,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 	a := &App{Cfg: cfg, Log: log, DB: d, Clock: clk}
 	a.Audit = audit.New(d, clk, audit.WithLogger(log), audit.WithClockTolerance(cfg.Audit.ClockTolerance),
 		audit.WithOrigin(cfg.Audit.Origin), audit.WithCheckpoints(checkpointKey{a}, cfg.Audit.CheckpointEvents),
-		audit.WithSourceSilence(cfg.Audit.SourceSilence), audit.WithCheckpointInterval(cfg.Audit.CheckpointInterval))
+		audit.WithSourceSilence(cfg.Audit.SourceSilence), audit.WithCheckpointInterval(cfg.Audit.CheckpointInterval),
+		audit.WithRetention(cfg.Audit.RetentionYears, cfg.AuditArchiveDir()))
 	if n, err := a.Audit.AdoptLegacy(ctx); err != nil {
 		closeRoot(plan.root)
 		d.Close()
@@ -121,6 +124,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 			a.Close()
 			return nil, err
 		}
+	}
+	if err := a.setupWitnesses(o.getenv); err != nil {
+		a.Close()
+		return nil, err
 	}
 	return a, nil
 }

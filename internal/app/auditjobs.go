@@ -11,11 +11,14 @@ import (
 const outboxFlush = 250 * time.Millisecond
 
 // runAudit runs the audit log's background work until ctx ends: the search
-// index, moving anzen's own events onto the log, and signing checkpoints.
+// index, moving anzen's own events onto the log, signing checkpoints,
+// retention and sending checkpoints to witnesses (auditkeep.go).
 // It returns when all of it has stopped.
 func (a *App) runAudit(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Audit.RunIndex(ctx) })
+	wg.Go(func() { a.runRetention(ctx) })
+	wg.Go(func() { a.Audit.RunWitnesses(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(outboxFlush)
 		defer t.Stop()

@@ -68,6 +68,9 @@ type ArchiveOptions struct {
 	Progress func(done, total int64)
 	// Via names who asked ("job", "cli"), for the record of the archiving.
 	Via string
+	// Actor and Client name the person who asked, for the record; empty:
+	// "system".
+	Actor, Client string
 }
 
 // ArchivedSegment is one segment archived (or, in a dry run, that would
@@ -126,7 +129,7 @@ func (l *Log) Archive(ctx context.Context, opt ArchiveOptions) (*ArchiveResult, 
 	}
 	total := int64(len(due)) * SegmentSize
 	for i, s := range due {
-		done, err := l.archiveSegment(ctx, s, cp, verifiers, opt.Via)
+		done, err := l.archiveSegment(ctx, s, cp, verifiers, opt)
 		if err != nil {
 			return res, fmt.Errorf("archive positions %d to %d: %w", s.First, s.End-1, err)
 		}
@@ -197,7 +200,7 @@ func (l *Log) dueSegments(ctx context.Context, res *ArchiveResult) ([]ArchivedSe
 
 // archiveSegment archives one segment; it returns nil when another
 // process archived it meanwhile.
-func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpoint, verifiers []note.Verifier, via string) (*ArchivedSegment, error) {
+func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpoint, verifiers []note.Verifier, opt ArchiveOptions) (*ArchivedSegment, error) {
 	origin, err := l.Origin(ctx)
 	if err != nil {
 		return nil, err
@@ -270,10 +273,14 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_index WHERE seq >= ? AND seq < ?`, m.First, m.End); err != nil {
 			return fmt.Errorf("delete archived events from the search index: %w", err)
 		}
+		via, actor := opt.Via, opt.Actor
 		if via == "" {
 			via = "job"
 		}
-		return l.Record(ctx, tx, selfaudit.Event{ActorLogin: "system", Action: ActionArchive,
+		if actor == "" {
+			actor = "system"
+		}
+		return l.Record(ctx, tx, selfaudit.Event{ActorLogin: actor, ClientAddr: opt.Client, Action: ActionArchive,
 			Target:  "audit-segment:" + strconv.FormatInt(m.First, 10) + "-" + strconv.FormatInt(m.End, 10),
 			Outcome: selfaudit.Success, Detail: map[string]string{"file": s.File, "sha256": fmt.Sprintf("%x", m.SHA256),
 				"events": strconv.FormatInt(m.Count, 10), "newest_received": s.Newest.Format(time.RFC3339), "via": via}})
