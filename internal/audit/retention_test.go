@@ -33,6 +33,12 @@ const testOrigin = "test.example.jp/anzen-audit"
 // cpAt and at the end, and the search index up to date.
 func newKeptLog(t *testing.T, d *db.DB, n int, cpAt ...int) *keptLog {
 	t.Helper()
+	return newKeptLogB(t, d, n, cpAt...)
+}
+
+// newKeptLogB is newKeptLog for tests and benchmarks.
+func newKeptLogB(t testing.TB, d *db.DB, n int, cpAt ...int) *keptLog {
+	t.Helper()
 	k := &keptLog{d: d, clk: clock.NewFrozen(audittest.Start), signer: audittest.NewSigner(),
 		dir: filepath.Join(t.TempDir(), "audit-archive")}
 	k.Log = audit.New(d, k.clk, audit.WithCheckpoints(k.signer, 1<<40), audit.WithOrigin(testOrigin),
@@ -55,7 +61,7 @@ func newKeptLog(t *testing.T, d *db.DB, n int, cpAt ...int) *keptLog {
 }
 
 // syncIndex brings the search index up to the log, however long it takes.
-func syncIndex(t *testing.T, l *audit.Log) {
+func syncIndex(t testing.TB, l *audit.Log) {
 	t.Helper()
 	for {
 		behind, err := l.Sync(context.Background())
