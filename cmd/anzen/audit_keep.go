@@ -80,9 +80,9 @@ func printArchive(w io.Writer, res *audit.ArchiveResult, loc *time.Location) {
 	case len(res.Segments) == 0:
 		fmt.Fprintf(w, "nothing to archive: no whole segment of %d events was received before %s\n", audit.SegmentSize, cutoff)
 	case res.DryRun:
-		fmt.Fprintf(w, "would archive %d segments (%d events received before %s) to %s:\n", len(res.Segments), res.Events, cutoff, res.Dir)
+		fmt.Fprintf(w, "would archive %s (%d events received before %s) to %s:\n", segments(len(res.Segments)), res.Events, cutoff, res.Dir)
 	default:
-		fmt.Fprintf(w, "archived %d segments (%d events received before %s) to %s:\n", len(res.Segments), res.Events, cutoff, res.Dir)
+		fmt.Fprintf(w, "archived %s (%d events received before %s) to %s:\n", segments(len(res.Segments)), res.Events, cutoff, res.Dir)
 	}
 	for _, s := range res.Segments {
 		fmt.Fprintf(w, "  positions %d to %d, newest received %s", s.First, s.End-1, s.Newest.In(loc).Format(time.RFC3339))
@@ -100,6 +100,14 @@ func printArchive(w io.Writer, res *audit.ArchiveResult, loc *time.Location) {
 	if len(res.Segments) > 0 && !res.DryRun {
 		fmt.Fprintln(w, "Back up the archive directory and keep a copy offline: those events are no longer in the database.")
 	}
+}
+
+// segments says "1 segment" or "n segments".
+func segments(n int) string {
+	if n == 1 {
+		return "1 segment"
+	}
+	return fmt.Sprintf("%d segments", n)
 }
 
 func newAuditWitnessesCommand(g *globalFlags) *cobra.Command {
@@ -140,7 +148,7 @@ func newAuditWitnessesCommand(g *globalFlags) *cobra.Command {
 			for _, s := range sts {
 				state := "nothing sent yet"
 				if s.Last != nil {
-					state = fmt.Sprintf("%s, checkpoint of %d events, %d attempts, %s", s.Last.Status, s.Last.Size, s.Last.Attempts,
+					state = fmt.Sprintf("%s, checkpoint of %d events, attempts: %d, %s", s.Last.Status, s.Last.Size, s.Last.Attempts,
 						s.Last.Updated.In(loc).Format(time.RFC3339))
 					if s.Last.LastError != "" {
 						state += ", last error: " + s.Last.LastError

@@ -61,12 +61,12 @@ func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
 			a.Close()
 
 			r := c.mustRun("audit", "archive", "--dry-run")
-			if !strings.Contains(r.out, "would archive 1 segments (65536 events") || !strings.Contains(r.out, "positions 0 to 65535") {
+			if !strings.Contains(r.out, "would archive 1 segment (65536 events") || !strings.Contains(r.out, "positions 0 to 65535") {
 				t.Fatalf("dry run said:\n%s", r.out)
 			}
 			r = c.mustRun("audit", "archive")
 			dir := filepath.Join(c.g.data, "audit-archive")
-			if !strings.Contains(r.out, "archived 1 segments") || !strings.Contains(r.out, audit.SegmentName(0)+".gz, sha256 ") ||
+			if !strings.Contains(r.out, "archived 1 segment ") || !strings.Contains(r.out, audit.SegmentName(0)+".gz, sha256 ") ||
 				!strings.Contains(r.out, dir) {
 				t.Fatalf("archive said:\n%s", r.out)
 			}
