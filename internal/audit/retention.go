@@ -378,27 +378,33 @@ func matchingSegmentFile(path string, first int64, root []byte) ([]byte, error) 
 // the log for the same segment file is already there (from a run that
 // stopped before deleting the rows), which it then adopts, setting m to it.
 func (l *Log) writeManifest(ctx context.Context, path string, m *Manifest, verifiers []note.Verifier) ([]byte, error) {
-	old, err := readManifestFile(path, verifiers)
-	if err == nil && old.First == m.First && old.End == m.End && old.Origin == m.Origin &&
-		bytes.Equal(old.Root, m.Root) && bytes.Equal(old.SHA256, m.SHA256) {
-		*m = old.Manifest
-		return old.raw, nil
+	for try := 0; ; try++ {
+		old, err := readManifestFile(path, verifiers)
+		if err == nil && old.First == m.First && old.End == m.End && old.Origin == m.Origin &&
+			bytes.Equal(old.Root, m.Root) && bytes.Equal(old.SHA256, m.SHA256) {
+			*m = old.Manifest
+			return old.raw, nil
+		}
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is already there but is not the manifest of this segment file (%v): move it away and run again", path, err)
+		}
+		signer, err := l.signer.Signer(ctx, m.Origin)
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint key: %w", err)
+		}
+		signed, err := signManifest(m, signer)
+		if err != nil {
+			return nil, err
+		}
+		_, err = writeDurable(path, func(w io.Writer) error { _, err := w.Write(signed); return err })
+		if errors.Is(err, os.ErrExist) && try == 0 {
+			continue // another process wrote it meanwhile: adopt it if it is the same segment's
+		}
+		if err != nil {
+			return nil, err
+		}
+		return signed, nil
 	}
-	if err == nil || !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%s is already there but is not the manifest of this segment file (%v): move it away and run again", path, err)
-	}
-	signer, err := l.signer.Signer(ctx, m.Origin)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint key: %w", err)
-	}
-	signed, err := signManifest(m, signer)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := writeDurable(path, func(w io.Writer) error { _, err := w.Write(signed); return err }); err != nil {
-		return nil, err
-	}
-	return signed, nil
 }
 
 // manifestFile is a manifest read from its file.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -404,4 +405,39 @@ func dirNames(t *testing.T, dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+func TestArchive_TwoProcessesAtOnceArchiveOnce(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		S := audit.SegmentSize
+		k := newKeptLog(t, d, int(S+10))
+		k.at(time.Duration(S+100) * time.Second)
+		// A second process: the same database, key and archive directory.
+		other := audit.New(d, k.clk, audit.WithCheckpoints(k.signer, 1<<40), audit.WithOrigin(testOrigin),
+			audit.WithRetention(5, k.dir))
+		var wg sync.WaitGroup
+		results := make([]*audit.ArchiveResult, 2)
+		errs := make([]error, 2)
+		for i, l := range []*audit.Log{k.Log, other} {
+			wg.Go(func() { results[i], errs[i] = l.Archive(ctx, audit.ArchiveOptions{}) })
+		}
+		wg.Wait()
+		archived := 0
+		for i := range results {
+			if errs[i] != nil {
+				t.Fatalf("process %d: %v", i, errs[i])
+			}
+			archived += len(results[i].Segments)
+		}
+		if archived != 1 {
+			t.Fatalf("archived %d times: %+v %+v", archived, results[0], results[1])
+		}
+		if rep, err := k.VerifyArchive(ctx, ""); err != nil || !rep.OK || rep.Segments != 1 {
+			t.Fatalf("verify archive: %+v, %v", rep, err)
+		}
+		if v := k.verify(t, audit.VerifyOptions{}); !v.OK || v.Archived != S {
+			t.Fatalf("verify: %+v", v)
+		}
+	})
 }
