@@ -66,7 +66,7 @@ func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
 			}
 			r = c.mustRun("audit", "archive")
 			dir := filepath.Join(c.g.data, "audit-archive")
-			if !strings.Contains(r.out, "archived 1 segment ") || !strings.Contains(r.out, audit.SegmentName(0)+".gz, sha256 ") ||
+			if !strings.Contains(r.out, "archived 1 segment ") || !strings.Contains(r.out, audit.SegmentName(0, audit.SegmentSize)+".gz, sha256 ") ||
 				!strings.Contains(r.out, dir) {
 				t.Fatalf("archive said:\n%s", r.out)
 			}

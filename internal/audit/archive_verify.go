@@ -155,7 +155,7 @@ func (l *Log) VerifyArchive(ctx context.Context, dir string) (*ArchiveReport, er
 			rep.add(SegmentRoot, r.first, "%s.gz: its entries do not make the root its manifest signs", r.file)
 			continue
 		}
-		if err := l.checkSegmentInTree(ctx, l.db, r.first, root, latest); err != nil {
+		if err := l.checkSegmentInTree(ctx, l.db, r.first, r.end, root, latest); err != nil {
 			if errors.As(err, &sp) {
 				rep.add(sp.Kind, sp.Seq, "%s.gz: %s", r.file, sp.Problem)
 				continue
@@ -188,7 +188,7 @@ func (l *Log) checkSegmentRecord(rep *ArchiveReport, r segmentRecord, verifiers 
 		rep.add(SegmentRecord, r.first, "the database's record of positions %d to %d: %v", r.first, r.end-1, err)
 		return nil
 	}
-	if m.First != r.first || m.End != r.end || r.file != SegmentName(m.First) {
+	if m.First != r.first || m.End != r.end || r.file != SegmentName(m.First, m.End) {
 		rep.add(SegmentRecord, r.first, "the database's record of positions %d to %d carries the manifest of positions %d to %d",
 			r.first, r.end-1, m.First, m.End-1)
 		return nil
@@ -213,7 +213,8 @@ func (l *Log) checkSegmentRecords(ctx context.Context, res *VerifyResult, verifi
 		if m == nil {
 			break
 		}
-		hs, err := nodeHashes(ctx, l.db, []compact.NodeID{compact.NewNodeID(segmentLevel, uint64(m.First)>>segmentLevel)})
+		node, _ := segmentNode(m.First, m.End) // parseManifest checked it
+		hs, err := nodeHashes(ctx, l.db, []compact.NodeID{node})
 		if err != nil || !bytes.Equal(hs[0], m.Root) {
 			rep.add(SegmentRoot, m.First, "the stored tree node over the archived positions %d to %d differs from the root its signed manifest names (%v)",
 				m.First, m.End-1, err)
@@ -245,9 +246,12 @@ func (l *Log) verifyArchiveInto(ctx context.Context, res *VerifyResult, dir stri
 // checkSegmentInTree checks that root, the root of the segment from first,
 // is the stored tree node over it, and that with the stored tree it makes
 // the root of the signed checkpoint cp.
-func (l *Log) checkSegmentInTree(ctx context.Context, q db.Querier, first int64, root []byte, cp *Checkpoint) error {
-	end := first + SegmentSize
-	hs, err := nodeHashes(ctx, q, []compact.NodeID{compact.NewNodeID(segmentLevel, uint64(first)>>segmentLevel)})
+func (l *Log) checkSegmentInTree(ctx context.Context, q db.Querier, first, end int64, root []byte, cp *Checkpoint) error {
+	node, ok := segmentNode(first, end)
+	if !ok {
+		return fmt.Errorf("positions %d to %d are not a segment", first, end-1)
+	}
+	hs, err := nodeHashes(ctx, q, []compact.NodeID{node})
 	if err != nil {
 		return &SegmentProblem{SegmentRoot, first, fmt.Sprintf("the stored tree node over positions %d to %d cannot be read: %v", first, end-1, err)}
 	}
@@ -298,7 +302,7 @@ func segmentNodes(ctx context.Context, q db.Querier, ids []compact.NodeID, first
 	var at []int
 	for i, id := range ids {
 		b, e := id.Coverage()
-		if int64(b) >= first && int64(e) <= first+SegmentSize {
+		if int64(b) >= first && int64(e) <= first+int64(len(leaves)/32) {
 			out[i] = foldLeaves(leaves[32*(int64(b)-first) : 32*(int64(e)-first)])
 			continue
 		}
@@ -356,14 +360,13 @@ func (l *Log) ProveArchived(ctx context.Context, seq int64, dir string) (*Proof,
 	if err != nil {
 		return nil, err
 	}
-	first := seq - seq%SegmentSize
 	var rec *segmentRecord
 	recs, err := l.segmentRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for i := range recs {
-		if recs[i].first == first {
+		if recs[i].first <= seq && seq < recs[i].end {
 			rec = &recs[i]
 		}
 	}
@@ -386,6 +389,7 @@ func (l *Log) ProveArchived(ctx context.Context, seq int64, dir string) (*Proof,
 	if err != nil {
 		return nil, err
 	}
+	first := rec.first
 	hs, err := segmentNodes(ctx, l.db, nodes.IDs, first, leaves)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof of %d: %w", seq, err)

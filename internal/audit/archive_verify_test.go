@@ -115,13 +115,13 @@ func copyDir(t *testing.T, from string) string {
 func TestVerifyArchive_CatchesEveryTampering(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10), 1000)
+		S := smallS
+		k := newSmallLog(t, d, int(S+10), 1000)
 		k.at(time.Duration(S+100) * time.Second)
 		if res := k.archive(t); len(res.Segments) != 1 {
 			t.Fatalf("archived %+v", res)
 		}
-		name := audit.SegmentName(0)
+		name := audit.SegmentName(0, S)
 		data, man := name+".gz", name+".manifest"
 		orig := readSegFile(t, filepath.Join(k.dir, data))
 		signedRaw, err := os.ReadFile(filepath.Join(k.dir, man))
@@ -187,11 +187,11 @@ func TestVerifyArchive_CatchesEveryTampering(t *testing.T) {
 				os.WriteFile(filepath.Join(dir, data), append(b, 0), 0o600)
 				return nil
 			}, audit.SegmentHash, 0},
-			{"an entry changed", func(dir string) func() { writeSegFile(t, filepath.Join(dir, data), changed(1234)); return nil },
+			{"an entry changed", func(dir string) func() { writeSegFile(t, filepath.Join(dir, data), changed(123)); return nil },
 				audit.SegmentHash, 0},
 			{"an entry changed, manifest re-signed with the key", func(dir string) func() {
-				return forge(dir, changed(1234), func(s string) string { return s })
-			}, audit.SegmentEntry, 1234},
+				return forge(dir, changed(123), func(s string) string { return s })
+			}, audit.SegmentEntry, 123},
 			{"two entries swapped, manifest re-signed", func(dir string) func() {
 				recs := append([]segRecord(nil), orig...)
 				recs[10].entry, recs[11].entry = recs[11].entry, recs[10].entry
@@ -199,13 +199,13 @@ func TestVerifyArchive_CatchesEveryTampering(t *testing.T) {
 				return forge(dir, recs, func(s string) string { return s })
 			}, audit.SegmentEntry, 10},
 			{"an entry and its leaf changed, manifest re-signed", func(dir string) func() {
-				recs := changed(1234)
-				recs[1234].leaf = audit.LeafHash(1234, recs[1234].entry)
+				recs := changed(123)
+				recs[123].leaf = audit.LeafHash(123, recs[123].entry)
 				return forge(dir, recs, func(s string) string { return s })
 			}, audit.SegmentRoot, 0},
 			{"an entry, its leaf and the root changed, manifest re-signed", func(dir string) func() {
-				recs := changed(1234)
-				recs[1234].leaf = audit.LeafHash(1234, recs[1234].entry)
+				recs := changed(123)
+				recs[123].leaf = audit.LeafHash(123, recs[123].entry)
 				leaves := make([][]byte, len(recs))
 				for i := range recs {
 					leaves[i] = recs[i].leaf
@@ -267,8 +267,8 @@ func TestVerifyArchive_CatchesEveryTampering(t *testing.T) {
 func TestVerify_CatchesEventsDeletedAndPassedOffAsArchived(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10))
+		S := smallS
+		k := newSmallLog(t, d, int(S+10))
 		// Delete the first segment's rows and record a segment signed by
 		// another key, as someone with the database but not the key might.
 		if _, err := d.ExecContext(ctx, `DELETE FROM audit_log WHERE seq < ?`, S); err != nil {
@@ -276,14 +276,14 @@ func TestVerify_CatchesEventsDeletedAndPassedOffAsArchived(t *testing.T) {
 		}
 		other := audittest.NewSigner()
 		sg, _ := other.Signer(ctx, testOrigin)
-		text := "anzen audit segment v1\norigin " + testOrigin + "\nfirst_seq 0\nend_seq 65536\ncount 65536\nroot " +
+		text := "anzen audit segment v1\norigin " + testOrigin + "\nfirst_seq 0\nend_seq 256\ncount 256\nroot " +
 			base64.StdEncoding.EncodeToString(make([]byte, 32)) + "\nsha256 " + strings.Repeat("0", 64) + "\ncreated 2031-04-01T00:00:00Z\n"
 		fake, err := note.Sign(&note.Note{Text: text}, sg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.ExecContext(ctx, `INSERT INTO audit_segments (first_seq, end_seq, file, sha256, manifest, created)
-			VALUES (0, ?, ?, '', ?, 0)`, S, audit.SegmentName(0), string(fake)); err != nil {
+			VALUES (0, ?, ?, '', ?, 0)`, S, audit.SegmentName(0, S), string(fake)); err != nil {
 			t.Fatal(err)
 		}
 		v := k.verify(t, audit.VerifyOptions{})

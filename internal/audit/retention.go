@@ -42,6 +42,7 @@ var archiveCrash func() error
 type keepSettings struct {
 	retentionYears int
 	archiveDir     string
+	segmentLevel   uint // 0: segmentLevel's; tests set smaller ones
 	witness        *WitnessConfig
 }
 
@@ -49,6 +50,14 @@ type keepSettings struct {
 // ever) and archives older ones to segment files in dir.
 func WithRetention(years int, dir string) Option {
 	return func(l *Log) { l.keep.retentionYears, l.keep.archiveDir = years, dir }
+}
+
+// segmentSize is how many positions one segment of this log holds.
+func (l *Log) segmentSize() int64 {
+	if l.keep.segmentLevel == 0 {
+		return SegmentSize
+	}
+	return int64(1) << l.keep.segmentLevel
 }
 
 // ArchiveDir returns the directory segments are archived to.
@@ -110,7 +119,7 @@ func (l *Log) Archive(ctx context.Context, opt ArchiveOptions) (*ArchiveResult, 
 	due, err := l.dueSegments(ctx, res)
 	if err != nil || len(due) == 0 || opt.DryRun {
 		res.Segments = due
-		res.Events = int64(len(due)) * SegmentSize
+		res.Events = int64(len(due)) * l.segmentSize()
 		return res, err
 	}
 	if err := os.MkdirAll(l.keep.archiveDir, 0o700); err != nil {
@@ -127,20 +136,24 @@ func (l *Log) Archive(ctx context.Context, opt ArchiveOptions) (*ArchiveResult, 
 	if err := checkpointMatches(cp, verifiers); err != nil {
 		return res, fmt.Errorf("the latest checkpoint: %w (run anzen audit verify)", err)
 	}
-	total := int64(len(due)) * SegmentSize
+	size := l.segmentSize()
+	total := int64(len(due)) * size
 	for i, s := range due {
 		done, err := l.archiveSegment(ctx, s, cp, verifiers, opt)
+		if err != nil && l.segmentRecorded(ctx, s.First) {
+			done, err = nil, nil // another process archived it meanwhile
+		}
 		if err != nil {
 			return res, fmt.Errorf("archive positions %d to %d: %w", s.First, s.End-1, err)
 		}
 		if done != nil {
 			res.Segments = append(res.Segments, *done)
-			res.Events += SegmentSize
+			res.Events += size
 			l.log.Info("archived audit log segment", "first", done.First, "end", done.End, "file", done.File,
 				"resumed", done.Resumed)
 		}
 		if opt.Progress != nil {
-			opt.Progress(int64(i+1)*SegmentSize, total)
+			opt.Progress(int64(i+1)*size, total)
 		}
 	}
 	return res, nil
@@ -164,16 +177,20 @@ func (l *Log) dueSegments(ctx context.Context, res *ArchiveResult) ([]ArchivedSe
 		return nil, err
 	}
 	var out []ArchivedSegment
-	for first := start; first+SegmentSize <= h.size; first += SegmentSize {
-		end := first + SegmentSize
+	size := l.segmentSize()
+	for first := start; first+size <= h.size; first += size {
+		end := first + size
 		var newest sql.NullInt64
 		var n int64
 		if err := l.db.QueryRowContext(ctx, `SELECT MAX(received), COUNT(*) FROM audit_log WHERE seq >= ? AND seq < ?`,
 			first, end).Scan(&newest, &n); err != nil {
 			return nil, fmt.Errorf("read the log: %w", err)
 		}
-		if n != SegmentSize {
-			return nil, fmt.Errorf("positions %d to %d hold %d events, not %d: run anzen audit verify", first, end-1, n, SegmentSize)
+		if n != size && l.segmentRecorded(ctx, first) {
+			break // archived by another process meanwhile
+		}
+		if n != size {
+			return nil, fmt.Errorf("positions %d to %d hold %d events, not %d: run anzen audit verify", first, end-1, n, size)
 		}
 		if newest.Int64 >= res.Cutoff.UnixMilli() {
 			break
@@ -192,8 +209,8 @@ func (l *Log) dueSegments(ctx context.Context, res *ArchiveResult) ([]ArchivedSe
 		if !errors.Is(db.NotFound(err), db.ErrNotFound) {
 			return nil, fmt.Errorf("read the log's readers: %w", err)
 		}
-		out = append(out, ArchivedSegment{Manifest: Manifest{First: first, End: end, Count: SegmentSize},
-			File: SegmentName(first), Newest: db.Time(newest.Int64)})
+		out = append(out, ArchivedSegment{Manifest: Manifest{First: first, End: end, Count: size},
+			File: SegmentName(first, end), Newest: db.Time(newest.Int64)})
 	}
 	return out, nil
 }
@@ -209,17 +226,17 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 	manifestPath := filepath.Join(l.keep.archiveDir, s.File+".manifest")
 
 	// The entries, each checked against its leaf hash as it is written.
-	leaves := make([]byte, 0, 32*SegmentSize)
-	sha, err := l.writeSegmentRows(ctx, dataPath, s.First, &leaves)
+	leaves := make([]byte, 0, 32*(s.End-s.First))
+	sha, err := l.writeSegmentRows(ctx, dataPath, s.First, s.End, &leaves)
 	switch {
 	case errors.Is(err, os.ErrExist):
 		// Written by a run that stopped before deleting the rows: keep it
 		// if it holds exactly these entries.
 		leaves = leaves[:0]
-		if err := l.readSegmentLeaves(ctx, s.First, &leaves); err != nil {
+		if err := l.readSegmentLeaves(ctx, s.First, s.End, &leaves); err != nil {
 			return nil, err
 		}
-		if sha, err = matchingSegmentFile(dataPath, s.First, foldLeaves(leaves)); err != nil {
+		if sha, err = matchingSegmentFile(dataPath, s.First, s.End, foldLeaves(leaves)); err != nil {
 			return nil, err
 		}
 		s.Resumed = true
@@ -227,11 +244,11 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 		return nil, err
 	}
 	root := foldLeaves(leaves)
-	if err := l.checkSegmentInTree(ctx, l.db, s.First, root, cp); err != nil {
+	if err := l.checkSegmentInTree(ctx, l.db, s.First, s.End, root, cp); err != nil {
 		return nil, fmt.Errorf("%w: refusing to archive; run anzen audit verify", err)
 	}
 
-	m := Manifest{Origin: origin, First: s.First, End: s.End, Count: SegmentSize, Root: root, SHA256: sha,
+	m := Manifest{Origin: origin, First: s.First, End: s.End, Count: s.End - s.First, Root: root, SHA256: sha,
 		Created: l.clock.Now().UTC().Truncate(time.Second)}
 	signed, err := l.writeManifest(ctx, manifestPath, &m, verifiers)
 	if err != nil {
@@ -267,8 +284,8 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 		if err != nil {
 			return fmt.Errorf("delete archived events: %w", err)
 		}
-		if n, err := r.RowsAffected(); err != nil || n != SegmentSize {
-			return fmt.Errorf("deleting the archived events removed %d rows, not %d (%v)", n, SegmentSize, err)
+		if n, err := r.RowsAffected(); err != nil || n != m.Count {
+			return fmt.Errorf("deleting the archived events removed %d rows, not %d (%v)", n, m.Count, err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM audit_index WHERE seq >= ? AND seq < ?`, m.First, m.End); err != nil {
 			return fmt.Errorf("delete archived events from the search index: %w", err)
@@ -294,15 +311,23 @@ func (l *Log) archiveSegment(ctx context.Context, s ArchivedSegment, cp *Checkpo
 	return &s, nil
 }
 
+// segmentRecorded reports whether the segment from first is recorded as
+// archived.
+func (l *Log) segmentRecorded(ctx context.Context, first int64) bool {
+	var n int
+	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_segments WHERE first_seq = ?`, first).Scan(&n)
+	return err == nil && n > 0
+}
+
 // writeSegmentRows writes the rows of the segment from first to a new
 // segment file at path, checking each entry against its leaf hash and
 // appending the leaves to leaves.
-func (l *Log) writeSegmentRows(ctx context.Context, path string, first int64, leaves *[]byte) ([]byte, error) {
+func (l *Log) writeSegmentRows(ctx context.Context, path string, first, end int64, leaves *[]byte) ([]byte, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, os.ErrExist
 	}
 	rows, err := l.db.QueryContext(ctx, `SELECT seq, leaf, entry FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq`,
-		first, first+SegmentSize)
+		first, end)
 	if err != nil {
 		return nil, fmt.Errorf("read the log: %w", err)
 	}
@@ -314,7 +339,7 @@ func (l *Log) writeSegmentRows(ctx context.Context, path string, first int64, le
 			if err := rows.Err(); err != nil {
 				return nil, fmt.Errorf("read the log: %w", err)
 			}
-			if next != first+SegmentSize {
+			if next != end {
 				return nil, fmt.Errorf("the event at position %d is missing: run anzen audit verify", next)
 			}
 			return nil, nil
@@ -336,8 +361,8 @@ func (l *Log) writeSegmentRows(ctx context.Context, path string, first int64, le
 
 // readSegmentLeaves appends the leaf hashes of the segment from first, as
 // the database holds them, each checked against its entry.
-func (l *Log) readSegmentLeaves(ctx context.Context, first int64, leaves *[]byte) error {
-	r := l.readChunk(ctx, first, first+SegmentSize)
+func (l *Log) readSegmentLeaves(ctx context.Context, first, end int64, leaves *[]byte) error {
+	r := l.readChunk(ctx, first, end)
 	if r.err != nil {
 		return r.err
 	}
@@ -350,7 +375,7 @@ func (l *Log) readSegmentLeaves(ctx context.Context, first int64, leaves *[]byte
 
 // matchingSegmentFile checks that the segment file at path holds the
 // entries whose subtree root is root, and returns its SHA-256.
-func matchingSegmentFile(path string, first int64, root []byte) ([]byte, error) {
+func matchingSegmentFile(path string, first, end int64, root []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -367,7 +392,7 @@ func matchingSegmentFile(path string, first int64, root []byte) ([]byte, error) 
 		next++
 		return nil
 	})
-	if err == nil && bad == nil && next == first+SegmentSize && bytes.Equal(foldLeaves(leaves), root) {
+	if err == nil && bad == nil && next == end && bytes.Equal(foldLeaves(leaves), root) {
 		return sha, nil
 	}
 	return nil, fmt.Errorf("%s is already there but does not hold the events from position %d (%v): move it away and run again",

@@ -19,7 +19,7 @@ import (
 func BenchmarkArchive(b *testing.B) {
 	benchDBs(b, func(b *testing.B, d *db.DB) {
 		ctx := context.Background()
-		k := newKeptLogB(b, d, int(audit.SegmentSize+10))
+		k := newKeptLog(b, d, int(audit.SegmentSize+10))
 		k.at(time.Duration(audit.SegmentSize+100) * time.Second)
 		b.ResetTimer()
 		res, err := k.Archive(ctx, audit.ArchiveOptions{})

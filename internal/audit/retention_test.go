@@ -21,6 +21,7 @@ import (
 // keptLog is a log with retention, its clock, key and archive directory.
 type keptLog struct {
 	*audit.Log
+	S      int64 // positions in one segment
 	d      *db.DB
 	clk    *clock.Frozen
 	signer *audittest.Signer
@@ -29,21 +30,38 @@ type keptLog struct {
 
 const testOrigin = "test.example.jp/anzen-audit"
 
-// newKeptLog returns a log with 5 years of retention and n events, received
-// one a second from audittest.Start, with checkpoints signed at each of
-// cpAt and at the end, and the search index up to date.
-func newKeptLog(t *testing.T, d *db.DB, n int, cpAt ...int) *keptLog {
+// smallLevel makes segments of 256 positions, for the tests that need
+// many events in a segment no more than the archive's real size does.
+const (
+	smallLevel = 8
+	smallS     = int64(1) << smallLevel
+)
+
+// newKeptLog returns a log with 5 years of retention, segments of the
+// archive's real size and n events, received one a second from
+// audittest.Start, with checkpoints signed at each of cpAt and at the end,
+// and the search index up to date.
+func newKeptLog(t testing.TB, d *db.DB, n int, cpAt ...int) *keptLog {
 	t.Helper()
-	return newKeptLogB(t, d, n, cpAt...)
+	return newKeptLogLevel(t, d, 0, n, cpAt...)
 }
 
-// newKeptLogB is newKeptLog for tests and benchmarks.
-func newKeptLogB(t testing.TB, d *db.DB, n int, cpAt ...int) *keptLog {
+// newSmallLog is newKeptLog with segments of smallS positions.
+func newSmallLog(t testing.TB, d *db.DB, n int, cpAt ...int) *keptLog {
+	t.Helper()
+	return newKeptLogLevel(t, d, smallLevel, n, cpAt...)
+}
+
+func newKeptLogLevel(t testing.TB, d *db.DB, level uint, n int, cpAt ...int) *keptLog {
 	t.Helper()
 	k := &keptLog{d: d, clk: clock.NewFrozen(audittest.Start), signer: audittest.NewSigner(),
-		dir: filepath.Join(t.TempDir(), "audit-archive")}
-	k.Log = audit.New(d, k.clk, audit.WithCheckpoints(k.signer, 1<<40), audit.WithOrigin(testOrigin),
-		audit.WithRetention(5, k.dir))
+		dir: filepath.Join(t.TempDir(), "audit-archive"), S: audit.SegmentSize}
+	opts := []audit.Option{audit.WithCheckpoints(k.signer, 1<<40), audit.WithOrigin(testOrigin), audit.WithRetention(5, k.dir)}
+	if level > 0 {
+		opts = append(opts, audit.WithSegmentLevel(level))
+		k.S = int64(1) << level
+	}
+	k.Log = audit.New(d, k.clk, opts...)
 	ctx := context.Background()
 	marks := append(slices.Clone(cpAt), n)
 	done := 0
@@ -132,8 +150,8 @@ func proveAndCheck(t *testing.T, l *audit.Log, seq int64) {
 func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(2*S+3000), 1000, int(S+500))
+		S := smallS
+		k := newSmallLog(t, d, int(2*S+300), 100, int(S+50))
 
 		// Retention ends inside the second segment: only the first goes.
 		k.at(time.Duration(S+100) * time.Second)
@@ -152,7 +170,7 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 			t.Fatalf("cutoff %s", res.Cutoff)
 		}
 		for _, ext := range []string{".gz", ".manifest"} {
-			if _, err := os.Stat(filepath.Join(k.dir, audit.SegmentName(0)+ext)); err != nil {
+			if _, err := os.Stat(filepath.Join(k.dir, audit.SegmentName(0, S)+ext)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -162,8 +180,8 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 		if n := count(t, d, `SELECT COUNT(*) FROM audit_index WHERE seq < ?`, S); n != 0 {
 			t.Fatalf("%d archived events are still in the search index", n)
 		}
-		if n := count(t, d, `SELECT COUNT(*) FROM audit_tree WHERE level >= 16`); n < 2 {
-			t.Fatalf("only %d stored nodes of level 16 and above", n)
+		if n := count(t, d, `SELECT COUNT(*) FROM audit_tree WHERE level >= ?`, smallLevel); n < 2 {
+			t.Fatalf("only %d stored nodes of level %d and above", n, smallLevel)
 		}
 
 		// The rest verifies without the archive, and with it.
@@ -182,7 +200,7 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 
 		// Proofs: live events from the database, archived ones from the
 		// archive; without an archive directory, a clear answer.
-		for _, seq := range []int64{S, S + 499, 2*S - 1, 2*S + 2999, 0, 999, S - 1} {
+		for _, seq := range []int64{S, S + 49, 2*S - 1, 2*S + 299, 0, 99, S - 1} {
 			proveAndCheck(t, k.Log, seq)
 		}
 		bare := audit.New(d, k.clk, audit.WithCheckpoints(k.signer, 1<<40))
@@ -192,7 +210,7 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 
 		// The log goes on: new events, a checkpoint consistent with the
 		// previous one, a search that does not reach the archived events.
-		appendAll(t, k.Log, audittest.Events(int(2*S+3000), 10))
+		appendAll(t, k.Log, audittest.Events(int(2*S+300), 10))
 		if _, err := k.SignCheckpoint(ctx); err != nil {
 			t.Fatalf("sign after archiving: %v", err)
 		}
@@ -205,7 +223,7 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 		if err := k.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		events, err := k.ReadAfter(ctx, 2*S+2999, 100)
+		events, err := k.ReadAfter(ctx, 2*S+299, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -215,7 +233,7 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 				rec = &events[i]
 			}
 		}
-		if rec == nil || rec.Object.ID != "0-65536" || !strings.Contains(string(rec.Original), `"via":"test"`) {
+		if rec == nil || rec.Object.ID != "0-256" || !strings.Contains(string(rec.Original), `"via":"test"`) {
 			t.Fatalf("no record of the archiving among %d events: %+v", len(events), rec)
 		}
 
@@ -245,12 +263,12 @@ func TestArchive_MovesOnlySegmentsWhollyPastRetentionAndTheRestStaysVerifiable(t
 func TestArchive_WaitsForReadersAndCheckpoints(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10))
+		S := smallS
+		k := newSmallLog(t, d, int(S+10))
 		k.at(time.Duration(S+100) * time.Second)
 
 		// A reader that has not read the segment holds it back.
-		if _, err := d.ExecContext(ctx, `INSERT INTO audit_cursors (name, seq, updated) VALUES ('detect', 500, 0)`); err != nil {
+		if _, err := d.ExecContext(ctx, `INSERT INTO audit_cursors (name, seq, updated) VALUES ('detect', 100, 0)`); err != nil {
 			t.Fatal(err)
 		}
 		res := k.archive(t)
@@ -265,7 +283,7 @@ func TestArchive_WaitsForReadersAndCheckpoints(t *testing.T) {
 		}
 
 		// Without a signed checkpoint over the segment, nothing goes.
-		k2 := newKeptLog(t, dbtest.SQLite(t, parts...), int(S+10), int(S-10))
+		k2 := newSmallLog(t, dbtest.SQLite(t, parts...), int(S+10), int(S-10))
 		if _, err := k2.d.ExecContext(ctx, `DELETE FROM audit_checkpoints WHERE size > ?`, S-10); err != nil {
 			t.Fatal(err)
 		}
@@ -284,8 +302,8 @@ func TestArchive_WaitsForReadersAndCheckpoints(t *testing.T) {
 func TestArchive_RefusesAlteredEvents(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10))
+		S := smallS
+		k := newSmallLog(t, d, int(S+10))
 		k.at(time.Duration(S+100) * time.Second)
 		r, err := d.ExecContext(ctx, `UPDATE audit_log SET entry = ? WHERE seq = 77`,
 			audit.AppendEntry(nil, ptr(audittest.Event(78))))
@@ -313,8 +331,8 @@ func ptr[T any](v T) *T { return &v }
 func TestArchive_CompletesAfterACrashBetweenFilesAndRows(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10))
+		S := smallS
+		k := newSmallLog(t, d, int(S+10))
 		k.at(time.Duration(S+100) * time.Second)
 
 		crash := errors.New("crash")
@@ -332,7 +350,7 @@ func TestArchive_CompletesAfterACrashBetweenFilesAndRows(t *testing.T) {
 		if v := k.verify(t, audit.VerifyOptions{}); !v.OK || v.Archived != 0 {
 			t.Fatalf("verify after the crash: %+v", v)
 		}
-		if _, err := os.Stat(filepath.Join(k.dir, audit.SegmentName(0)+".gz")); err != nil {
+		if _, err := os.Stat(filepath.Join(k.dir, audit.SegmentName(0, S)+".gz")); err != nil {
 			t.Fatal(err)
 		}
 
@@ -342,7 +360,7 @@ func TestArchive_CompletesAfterACrashBetweenFilesAndRows(t *testing.T) {
 			t.Fatalf("after the crash: %+v", res)
 		}
 		names := dirNames(t, k.dir)
-		if want := []string{audit.SegmentName(0) + ".gz", audit.SegmentName(0) + ".manifest"}; !slices.Equal(names, want) {
+		if want := []string{audit.SegmentName(0, S) + ".gz", audit.SegmentName(0, S) + ".manifest"}; !slices.Equal(names, want) {
 			t.Fatalf("archive directory holds %v", names)
 		}
 		if v := k.verify(t, audit.VerifyOptions{ArchiveDir: k.dir}); !v.OK || v.Archived != S {
@@ -353,8 +371,8 @@ func TestArchive_CompletesAfterACrashBetweenFilesAndRows(t *testing.T) {
 
 func TestArchive_CompletesAfterACrashBeforeTheManifest(t *testing.T) {
 	ctx := context.Background()
-	S := audit.SegmentSize
-	k := newKeptLog(t, dbtest.SQLite(t, parts...), int(S+10))
+	S := smallS
+	k := newSmallLog(t, dbtest.SQLite(t, parts...), int(S+10))
 	k.at(time.Duration(S+100) * time.Second)
 	audit.SetArchiveCrash(func() error { return errors.New("crash") })
 	_, err := k.Archive(ctx, audit.ArchiveOptions{})
@@ -364,10 +382,10 @@ func TestArchive_CompletesAfterACrashBeforeTheManifest(t *testing.T) {
 	}
 	// As if it had stopped before writing the manifest, leaving a
 	// temporary file of another attempt behind.
-	if err := os.Remove(filepath.Join(k.dir, audit.SegmentName(0)+".manifest")); err != nil {
+	if err := os.Remove(filepath.Join(k.dir, audit.SegmentName(0, S)+".manifest")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(k.dir, "."+audit.SegmentName(0)+".gz.123.tmp"), []byte("partial"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(k.dir, "."+audit.SegmentName(0, S)+".gz.123.tmp"), []byte("partial"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if res := k.archive(t); len(res.Segments) != 1 || !res.Segments[0].Resumed {
@@ -378,12 +396,12 @@ func TestArchive_CompletesAfterACrashBeforeTheManifest(t *testing.T) {
 	}
 
 	// A file that is not this segment's is never adopted.
-	k2 := newKeptLog(t, dbtest.SQLite(t, parts...), int(S+10))
+	k2 := newSmallLog(t, dbtest.SQLite(t, parts...), int(S+10))
 	k2.at(time.Duration(S+100) * time.Second)
 	if err := os.MkdirAll(k2.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(k2.dir, audit.SegmentName(0)+".gz"), []byte("not a segment"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(k2.dir, audit.SegmentName(0, S)+".gz"), []byte("not a segment"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k2.Archive(ctx, audit.ArchiveOptions{}); err == nil || !strings.Contains(err.Error(), "move it away") {
@@ -410,12 +428,12 @@ func dirNames(t *testing.T, dir string) []string {
 func TestArchive_TwoProcessesAtOnceArchiveOnce(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
-		S := audit.SegmentSize
-		k := newKeptLog(t, d, int(S+10))
+		S := smallS
+		k := newSmallLog(t, d, int(S+10))
 		k.at(time.Duration(S+100) * time.Second)
 		// A second process: the same database, key and archive directory.
 		other := audit.New(d, k.clk, audit.WithCheckpoints(k.signer, 1<<40), audit.WithOrigin(testOrigin),
-			audit.WithRetention(5, k.dir))
+			audit.WithRetention(5, k.dir), audit.WithSegmentLevel(smallLevel))
 		var wg sync.WaitGroup
 		results := make([]*audit.ArchiveResult, 2)
 		errs := make([]error, 2)
@@ -438,6 +456,37 @@ func TestArchive_TwoProcessesAtOnceArchiveOnce(t *testing.T) {
 		}
 		if v := k.verify(t, audit.VerifyOptions{}); !v.OK || v.Archived != S {
 			t.Fatalf("verify: %+v", v)
+		}
+	})
+}
+
+// TestArchive_RealSegmentSizeKeepsProofsAndVerification archives one
+// segment of the archive's real size (65,536): the rest verifies from the
+// stored nodes of level 16 and above, proofs of live and archived events
+// check, and the log signs consistent checkpoints after it.
+func TestArchive_RealSegmentSizeKeepsProofsAndVerification(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		S := audit.SegmentSize
+		k := newKeptLog(t, d, int(S+100), 1000)
+		k.at(time.Duration(S+50) * time.Second)
+		if res := k.archive(t); len(res.Segments) != 1 || res.Segments[0].End != S {
+			t.Fatalf("archived %+v", res)
+		}
+		v := k.verify(t, audit.VerifyOptions{ArchiveDir: k.dir})
+		if !v.OK || v.Archived != S || v.ArchiveSegments != 1 || v.ArchivedCheckpoints != 1 {
+			t.Fatalf("verify: %+v", v)
+		}
+		for _, seq := range []int64{0, 999, S - 1, S, S + 99} {
+			proveAndCheck(t, k.Log, seq)
+		}
+		appendAll(t, k.Log, audittest.Events(int(S+100), 10))
+		if _, err := k.SignCheckpoint(ctx); err != nil {
+			t.Fatalf("sign after archiving: %v", err)
+		}
+		syncIndex(t, k.Log)
+		if v := k.verify(t, audit.VerifyOptions{}); !v.OK {
+			t.Fatalf("verify after more events: %+v", v)
 		}
 	})
 }

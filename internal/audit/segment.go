@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -59,10 +61,9 @@ import (
 // check it with any signed-note implementation (golang.org/x/mod/sumdb/note).
 
 const (
-	// segmentLevel is the level of the tree node that one segment is.
-	segmentLevel = 16
-	// SegmentSize is the number of positions in one archive segment.
-	SegmentSize = int64(1) << segmentLevel
+	// SegmentSize is the number of positions in one archive segment: the
+	// leaves under one tree node of level 16.
+	SegmentSize = int64(1) << 16
 
 	segmentMagic   = "anzen-audit-segment/v1\n"
 	manifestHeader = "anzen audit segment v1"
@@ -84,10 +85,25 @@ type Manifest struct {
 	Created time.Time `json:"created"`
 }
 
-// SegmentName returns the base name of the files of the segment that
-// starts at first.
-func SegmentName(first int64) string {
-	return fmt.Sprintf("audit-segment-%012d-%012d", first, first+SegmentSize)
+// SegmentName returns the base name of the files of the segment of
+// positions [first, end).
+func SegmentName(first, end int64) string {
+	return fmt.Sprintf("audit-segment-%012d-%012d", first, end)
+}
+
+// segmentNode returns the tree node that the segment [first, end) is, and
+// whether it is one: a whole subtree at a stored level (the archive keeps
+// SegmentSize; tests use smaller ones).
+func segmentNode(first, end int64) (compact.NodeID, bool) {
+	n := end - first
+	if first < 0 || n <= 0 || n&(n-1) != 0 || first%n != 0 {
+		return compact.NodeID{}, false
+	}
+	level := uint(bits.TrailingZeros64(uint64(n)))
+	if !stored(level) {
+		return compact.NodeID{}, false
+	}
+	return compact.NewNodeID(level, uint64(first)>>level), true
 }
 
 // Text returns the manifest's note text (unsigned).
@@ -135,7 +151,7 @@ func parseManifest(text string) (*Manifest, error) {
 	if m.Created, err = time.Parse(time.RFC3339, vals[6]); err != nil {
 		return nil, fmt.Errorf("%w: created: %v", errManifest, err)
 	}
-	if m.End-m.First != SegmentSize || m.First%SegmentSize != 0 || m.Count != SegmentSize {
+	if _, ok := segmentNode(m.First, m.End); !ok || m.Count != m.End-m.First {
 		return nil, fmt.Errorf("%w: positions %d to %d (%d entries) are not one whole segment", errManifest, m.First, m.End, m.Count)
 	}
 	if m.Text() != text {
@@ -342,7 +358,7 @@ func segmentLeaves(path string, m *Manifest, want int64) (leaves, entry []byte, 
 		return nil, nil, err
 	}
 	defer f.Close()
-	leaves = make([]byte, 0, 32*SegmentSize)
+	leaves = make([]byte, 0, 32*(m.End-m.First))
 	next := m.First
 	lh := newLeafHasher()
 	var sum [32]byte
