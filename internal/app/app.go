@@ -84,7 +84,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 	a.Audit = audit.New(d, clk, audit.WithLogger(log), audit.WithClockTolerance(cfg.Audit.ClockTolerance),
 		audit.WithOrigin(cfg.Audit.Origin), audit.WithCheckpoints(checkpointKey{a}, cfg.Audit.CheckpointEvents),
 		audit.WithSourceSilence(cfg.Audit.SourceSilence), audit.WithCheckpointInterval(cfg.Audit.CheckpointInterval),
-		audit.WithRetention(cfg.Audit.RetentionYears, cfg.AuditArchiveDir()))
+		audit.WithRetention(cfg.Audit.RetentionYears, cfg.AuditArchiveDir()), audit.WithVerifyInterval(cfg.Audit.VerifyInterval))
 	if n, err := a.Audit.AdoptLegacy(ctx); err != nil {
 		closeRoot(plan.root)
 		d.Close()

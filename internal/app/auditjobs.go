@@ -12,12 +12,14 @@ const outboxFlush = 250 * time.Millisecond
 
 // runAudit runs the audit log's background work until ctx ends: the search
 // index, moving anzen's own events onto the log, signing checkpoints,
-// retention and sending checkpoints to witnesses (auditkeep.go).
+// retention and sending checkpoints to witnesses (auditkeep.go), and
+// verification (auditverify.go).
 // It returns when all of it has stopped.
 func (a *App) runAudit(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Audit.RunIndex(ctx) })
 	wg.Go(func() { a.runRetention(ctx) })
+	wg.Go(func() { a.runVerify(ctx) })
 	wg.Go(func() { a.Audit.RunWitnesses(ctx) })
 	wg.Go(func() {
 		t := time.NewTicker(outboxFlush)

@@ -35,6 +35,7 @@ const IndexBehindWarning = 5000
 type readSettings struct {
 	silence            time.Duration
 	checkpointInterval time.Duration
+	verifyEvery        time.Duration // integrity.go
 }
 
 // WithSourceSilence sets how long a source may send nothing before the

@@ -64,6 +64,7 @@ func Register(srv *web.Server, l *Log) error {
 	srv.AddNav(web.NavItem{Path: "/audit/security-events", LabelID: "nav.security_events", Access: read, Order: 80})
 	srv.AddCard(web.Card{ID: "security-events", TitleID: "audit.card.title", Access: read, Order: 20, Stats: h.card})
 	registerKeep(srv, h, read)
+	h.registerIntegrity(read)
 	return h.registerReading() // ui_events.go
 }
 
