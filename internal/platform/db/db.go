@@ -85,11 +85,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// as its commit. mmap_size and cache_size serve reads and large
 	// transactions from memory; temp_store=MEMORY keeps the statement
 	// journals of multi-row inserts off the disk; wal_autocheckpoint copies
-	// the WAL into the database every 40 MiB rather than every 4 MiB, so
-	// that pages written again and again (indexes) are copied once.
+	// the WAL into the database every 10 MiB rather than every 4 MiB, so
+	// that pages written again and again (indexes) are copied less often,
+	// but not every 40 MiB: every page read looks the WAL up first, and a
+	// long WAL made appends a quarter slower (docs/benchmarks.md).
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)"
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_pragma=mmap_size(1073741824)&_pragma=cache_size(-32768)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(2500)"
 	s, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
