@@ -40,36 +40,43 @@ func envInt(name string, def int) int {
 }
 
 // BenchmarkAppend is the durable append in process: 8 writers each
-// appending batches of 100 events, every batch acknowledged after its
-// commit (SQLite synchronous=FULL).
+// appending batches of 100 events (as many small requests would), and of
+// 1000 (a request of 1000 NDJSON lines, a syslog or import batch), every
+// batch acknowledged after its commit (SQLite synchronous=FULL).
 func BenchmarkAppend(b *testing.B) {
-	benchDBs(b, func(b *testing.B, d *db.DB) {
-		ctx := context.Background()
-		l := audit.New(d, nil)
-		const writers, batch = 8, 100
-		total := max(b.N, 200000)
-		pool := audittest.Events(0, 10000) // made before the clock starts
-		b.ResetTimer()
-		var wg sync.WaitGroup
-		per := total / writers / batch
-		for w := range writers {
-			wg.Go(func() {
-				for i := range per {
-					off := ((w*per + i) * batch) % (len(pool) - batch)
-					events := append([]audit.Event(nil), pool[off:off+batch]...)
-					if _, err := l.Append(ctx, events); err != nil {
-						b.Error(err)
-						return
-					}
+	for _, batch := range []int{100, 1000} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+			benchDBs(b, func(b *testing.B, d *db.DB) { benchAppend(b, d, batch) })
+		})
+	}
+}
+
+func benchAppend(b *testing.B, d *db.DB, batch int) {
+	ctx := context.Background()
+	l := audit.New(d, nil)
+	const writers = 8
+	total := max(b.N, 200000)
+	pool := audittest.Events(0, 10000) // made before the clock starts
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := total / writers / batch
+	for w := range writers {
+		wg.Go(func() {
+			for i := range per {
+				off := ((w*per + i) * batch) % (len(pool) - batch)
+				events := append([]audit.Event(nil), pool[off:off+batch]...)
+				if _, err := l.Append(ctx, events); err != nil {
+					b.Error(err)
+					return
 				}
-			})
-		}
-		wg.Wait()
-		b.StopTimer()
-		n := writers * per * batch
-		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-		b.ReportMetric(0, "ns/op")
-	})
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	n := writers * per * batch
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(0, "ns/op")
 }
 
 // fill appends n events in large batches.
