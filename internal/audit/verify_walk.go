@@ -140,6 +140,46 @@ func (w *walk) fold(ctx context.Context, r chunkResult) {
 // readChunk reads and checks the positions [from, to): each present, each
 // entry hashing to its leaf at its position.
 func (l *Log) readChunk(ctx context.Context, from, to int64) chunkResult {
+	if r, ok := l.readChunkFast(ctx, from, to); ok {
+		return r
+	}
+	return l.readChunkExact(ctx, from, to)
+}
+
+// readChunkFast reads positions [from, to) as one column a row, the leaf
+// hash followed by the entry, in position order, taking the position of
+// each row from its order: a third of the calls into the database of
+// reading the position, the leaf and the entry apart. It reports false
+// when anything does not hold (a row missing, moved or altered, or an
+// error), for readChunkExact to say precisely what.
+func (l *Log) readChunkFast(ctx context.Context, from, to int64) (chunkResult, bool) {
+	r := chunkResult{from: from, to: to, bad: -1, leaves: make([]byte, 0, 32*(to-from))}
+	rows, err := l.db.QueryContext(ctx, `SELECT leaf || entry FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq`, from, to)
+	if err != nil {
+		return r, false
+	}
+	defer rows.Close()
+	next := from
+	var row sql.RawBytes
+	var sum [32]byte
+	lh := newLeafHasher()
+	for rows.Next() {
+		if err := rows.Scan(&row); err != nil || len(row) < 32 || next >= to {
+			return r, false
+		}
+		lh.sum(&sum, next, row[32:])
+		if !bytes.Equal(sum[:], row[:32]) {
+			return r, false
+		}
+		r.leaves = append(r.leaves, sum[:]...)
+		next++
+	}
+	return r, rows.Err() == nil && next == to
+}
+
+// readChunkExact reads positions [from, to) with their positions and
+// names the first that is missing, moved or altered.
+func (l *Log) readChunkExact(ctx context.Context, from, to int64) chunkResult {
 	r := chunkResult{from: from, to: to, bad: -1, leaves: make([]byte, 0, 32*(to-from))}
 	rows, err := l.db.QueryContext(ctx, `SELECT seq, leaf, entry FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq`, from, to)
 	if err != nil {
