@@ -1,0 +1,153 @@
+// Package sigma runs Sigma rules (SigmaHQ specification v2: rules,
+// correlation rules and the modifiers of the appendix v2.1) over JSON
+// events.
+//
+// It is written here because no maintained Go implementation covers the
+// specification: bradleyjkemp/sigma-go has no keyword searches, no
+// windash, base64offset, utf16, exists, fieldref, time modifiers or regular
+// expression flags, and parses correlation rules without evaluating them;
+// markuskont/go-sigma-rule-engine has no correlations. A rule this package
+// cannot run is rejected when it is loaded, with a message naming the
+// construct: never skipped, never half-run.
+//
+// The pieces:
+//
+//   - Parse reads one YAML file (one or several documents separated by
+//     ---) into a Set of detection rules and correlation rules.
+//   - A Rule is compiled once into matchers: Rule.Match answers whether
+//     one Event matches its detection.
+//   - A Correlator (correlation.go) receives the matches of the base rules
+//     in time order and reports when a correlation's condition holds for a
+//     group within its timespan. Its state can be saved and restored, so
+//     a consumer that restarts neither misses nor repeats a correlation.
+//   - An Event is one JSON object seen through a FieldMap, which resolves
+//     Sigma field names (CommandLine, user, ...) to paths in the object.
+package sigma
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event is one event as the rules see it. Field names are Sigma's, after
+// the FieldMap: an implementation resolves them to its own layout.
+type Event interface {
+	// Field returns the value of the named field and whether it is
+	// present. Values are what encoding/json decodes into an any: string,
+	// float64 (or json.Number), bool, nil, []any and map[string]any. A
+	// field present with the JSON value null returns (nil, true).
+	Field(name string) (any, bool)
+	// Keywords calls fn with every string value anywhere in the event
+	// (numbers and booleans formatted as JSON writes them) until fn
+	// returns true, and reports whether it did. Keyword searches (a
+	// detection that is a list of plain values) use it.
+	Keywords(fn func(s string) bool) bool
+}
+
+// Level is a rule's level, from informational to critical.
+type Level int
+
+// The levels of the specification, in increasing order.
+const (
+	LevelInformational Level = iota
+	LevelLow
+	LevelMedium
+	LevelHigh
+	LevelCritical
+)
+
+var levelNames = [...]string{"informational", "low", "medium", "high", "critical"}
+
+// String returns the level as written in rules.
+func (l Level) String() string {
+	if l < 0 || int(l) >= len(levelNames) {
+		return fmt.Sprintf("level(%d)", int(l))
+	}
+	return levelNames[l]
+}
+
+// ParseLevel reads a level as written in rules.
+func ParseLevel(s string) (Level, error) {
+	for i, n := range levelNames {
+		if n == s {
+			return Level(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown level %q: use informational, low, medium, high or critical", s)
+}
+
+// LogSource is a rule's logsource: which events it is written for.
+type LogSource struct {
+	Category, Product, Service string
+}
+
+// Set is what one file holds: detection rules and correlation rules, in
+// the order written.
+type Set struct {
+	Rules        []*Rule
+	Correlations []*Correlation
+}
+
+// Error is a rule that cannot be loaded. It names the file's document
+// (from 1), the line where known (0 when not), the rule's id or title,
+// and the construct that is wrong or not supported.
+type Error struct {
+	Doc  int
+	Line int
+	Rule string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	where := fmt.Sprintf("document %d", e.Doc)
+	if e.Line > 0 {
+		where = fmt.Sprintf("line %d", e.Line)
+	}
+	if e.Rule != "" {
+		return fmt.Sprintf("%s (%s): %s", where, e.Rule, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", where, e.Msg)
+}
+
+// Timespan is a correlation's window.
+type Timespan = time.Duration
+
+// Rule is one detection rule, compiled. Parse makes them; Match runs them.
+type Rule struct {
+	ID             string // the rule's id (a UUID in SigmaHQ rules); may be empty
+	Name           string // the rule's name, by which correlation rules may refer to it
+	Title          string
+	Description    string
+	Status         string
+	Author         string
+	Date, Modified string
+	References     []string
+	Level          Level
+	Tags           []string
+	LogSource      LogSource
+	FalsePositives []string
+	Fields         []string
+	// Custom holds the top-level attributes the specification does not
+	// name (such as description_ja), as written.
+	Custom map[string]any
+	// Doc is the rule's YAML document as it was read, for export.
+	Doc []byte
+
+	match func(Event) bool // the compiled detection
+}
+
+// Match reports whether the event matches the rule's detection. It does
+// not look at the logsource (see FieldMap.Applies).
+func (r *Rule) Match(e Event) bool { return r.match(e) }
+
+// Key is how the rule is named in messages: its id, else its name, else
+// its title.
+func (r *Rule) Key() string {
+	switch {
+	case r.ID != "":
+		return r.ID
+	case r.Name != "":
+		return r.Name
+	}
+	return r.Title
+}
