@@ -1,0 +1,615 @@
+package sigma
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Correlator runs correlation rules over the matches of base rules.
+//
+// The caller hands it, in time order, each event that matched a base
+// rule (Observe); it answers with the correlations whose condition holds.
+// Time is the events' own (the at of Observe, the now of Advance), never
+// the wall clock. A time earlier than one already seen is taken as the
+// latest seen, so windows never run backwards.
+//
+// Groups. Each correlation keeps one window per group: the values of its
+// group-by fields, read from the event with Event.Field after the
+// correlation's aliases for the rule that matched. A missing field, or
+// one that is null, is the empty string; numbers are formatted as JSON
+// writes them, lists and objects as JSON.
+//
+// When a correlation matches. Two ways, chosen from the condition:
+//
+//   - Sliding (event_count, value_count, temporal and temporal_ordered
+//     with only a lower bound: gt or gte). The window is [at-timespan,
+//     at] at each event, both ends included. The correlation matches as
+//     soon as an event makes the condition hold; the group's window is
+//     then emptied, so the events that made it match are not counted
+//     again and a burst gives one Match. A further Match needs the
+//     condition to hold again with events that come after it.
+//   - At window end (any condition with an upper bound, lt, lte or eq,
+//     and every metric: value_sum, value_avg, value_min, value_max). The
+//     group's window opens at its first event t0 and covers [t0,
+//     t0+timespan]; it closes at the first Observe or Advance whose time
+//     is past t0+timespan, and the condition is decided then, on
+//     everything the window received. The next event of the group opens
+//     a new window. "lt: 5" thus reports the groups that saw between 1
+//     and 4 events in a window: a group that saw none has no window.
+//
+// Chains. A Match is itself an observation for the correlations that
+// refer to its correlation, taken at the time it is decided; its fields
+// are its group values (read through the outer correlation's aliases for
+// the inner one). Chained Matches come after the Match they follow in
+// what Observe and Advance return.
+//
+// Memory. A window keeps only what its type needs: event_count the time
+// and ref of the events in the window (never more than the lower bound
+// of the condition, since it empties when it is reached); value_count
+// each distinct value with the time and ref of its last event (again no
+// more than the bound); temporal types one slot per rule; at-window-end
+// counts and metrics a count, sum, minimum, maximum and the first 100
+// refs. WithMaxGroups bounds the groups of each correlation: the group
+// touched least recently is dropped for a new one, and Stats counts it.
+//
+// A Correlator is safe for concurrent use, but Observe must receive
+// events in time order for its answers to mean anything.
+type Correlator struct {
+	mu        sync.Mutex
+	corrs     []*corrState
+	byKey     map[string]*corrState // by Correlation.Key, for Restore
+	byRule    map[*Rule][]consumer
+	generate  map[any]bool // rules and correlations referred to, and whether one of those correlations generates them
+	maxGroups int
+	clock     int64 // the latest time seen, in Unix nanoseconds
+	started   bool
+}
+
+// Match is one correlation whose condition held for one group.
+type Match struct {
+	Correlation *Correlation
+	// Group holds the group-by fields and their values, in the order of
+	// the correlation's GroupBy.
+	Group []GroupValue
+	// Value is what the condition was decided on: the number of events
+	// (event_count), of distinct values (value_count), of distinct rules
+	// (temporal types), or the metric.
+	Value float64
+	// First and Last are the times of the first and last observation
+	// counted.
+	First, Last time.Time
+	// Refs are the refs of the events counted, the first 100 by time
+	// (value_count: the last event of each distinct value, in ref order).
+	// An observation that is itself a Match of a chained correlation
+	// contributes the refs of that Match.
+	Refs []int64
+	// Total is the number of refs there would be without the bound of
+	// 100.
+	Total int
+}
+
+// GroupValue is one group-by field of a Match and its value.
+type GroupValue struct {
+	Field, Value string
+}
+
+// CorrelatorOption configures NewCorrelator.
+type CorrelatorOption func(*Correlator)
+
+// DefaultMaxGroups is the number of groups a correlation keeps unless
+// WithMaxGroups says otherwise.
+const DefaultMaxGroups = 100_000
+
+// maxRefs bounds the refs a window keeps and a Match carries.
+const maxRefs = 100
+
+// WithMaxGroups bounds the groups each correlation keeps at n (at least
+// 1): a new group beyond it drops the group touched least recently.
+func WithMaxGroups(n int) CorrelatorOption {
+	return func(c *Correlator) {
+		if n < 1 {
+			n = 1
+		}
+		c.maxGroups = n
+	}
+}
+
+// CorrelationStats is what a Correlator reports about one correlation.
+type CorrelationStats struct {
+	Correlation *Correlation
+	Groups      int    // groups with an open window now
+	Evicted     uint64 // groups dropped because of WithMaxGroups
+	Matches     uint64 // Matches reported
+}
+
+// corrState is one correlation as the Correlator runs it.
+type corrState struct {
+	c        *Correlation
+	sources  []source   // the resolved Rules, in order
+	fields   [][]string // per source: the fields to read for GroupBy, after aliases
+	value    []string   // per source: the field to read for Field, after aliases
+	atEnd    bool       // decided at window end
+	groups   map[string]*group
+	oldest   *group // the list of groups, least recently touched first
+	newest   *group
+	users    []consumer // correlations that refer to this one
+	evicted  uint64
+	matches  uint64
+	typeName string
+}
+
+// source is one entry of a correlation's rules: a rule or a correlation.
+type source struct {
+	rule *Rule
+	corr *corrState
+}
+
+func (s source) key() string {
+	if s.rule != nil {
+		return s.rule.Key()
+	}
+	return s.corr.c.Key()
+}
+
+// consumer is a correlation that refers to a rule or correlation, as its
+// source number src.
+type consumer struct {
+	cs  *corrState
+	src int
+}
+
+// NewCorrelator prepares corrs to run over the matches of rules. It
+// resolves each entry of a correlation's rules to a rule (by ID, then
+// Name) or to another correlation (by ID or Name), and each rule named in
+// its aliases likewise. A reference to nothing, to several things, to
+// the same thing twice, and a cycle of correlations are errors naming
+// them.
+func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption) (*Correlator, error) {
+	c := &Correlator{
+		byKey:     make(map[string]*corrState),
+		byRule:    make(map[*Rule][]consumer),
+		generate:  make(map[any]bool),
+		maxGroups: DefaultMaxGroups,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	names := make(map[string][]any)
+	addName := func(n string, x any) {
+		if n == "" {
+			return
+		}
+		for _, y := range names[n] {
+			if y == x {
+				return
+			}
+		}
+		names[n] = append(names[n], x)
+	}
+	for _, r := range rules {
+		if r == nil {
+			return nil, fmt.Errorf("sigma: NewCorrelator: a rule is nil")
+		}
+		addName(r.ID, r)
+		addName(r.Name, r)
+	}
+	for _, k := range corrs {
+		if k == nil {
+			return nil, fmt.Errorf("sigma: NewCorrelator: a correlation is nil")
+		}
+		if k.Type == 0 || k.Timespan <= 0 || len(k.Rules) == 0 {
+			return nil, fmt.Errorf("sigma: correlation %s is incomplete: read it with Parse", k.Key())
+		}
+		if _, dup := c.byKey[k.Key()]; dup {
+			return nil, fmt.Errorf("sigma: two correlations are named %s", k.Key())
+		}
+		cs := &corrState{c: k, groups: make(map[string]*group), typeName: k.Type.String()}
+		cs.atEnd = k.Type.metric() || k.Condition.upper()
+		c.byKey[k.Key()] = cs
+		c.corrs = append(c.corrs, cs)
+		addName(k.ID, cs)
+		addName(k.Name, cs)
+	}
+	resolve := func(cs *corrState, ref string) (source, error) {
+		xs := names[ref]
+		switch {
+		case len(xs) == 0:
+			return source{}, fmt.Errorf("sigma: correlation %s refers to %s, which is no rule or correlation", cs.c.Key(), ref)
+		case len(xs) > 1:
+			return source{}, fmt.Errorf("sigma: correlation %s refers to %s, which names more than one rule or correlation", cs.c.Key(), ref)
+		}
+		if r, ok := xs[0].(*Rule); ok {
+			return source{rule: r}, nil
+		}
+		return source{corr: xs[0].(*corrState)}, nil
+	}
+	for _, cs := range c.corrs {
+		seen := make(map[any]bool)
+		for _, ref := range cs.c.Rules {
+			s, err := resolve(cs, ref)
+			if err != nil {
+				return nil, err
+			}
+			var x any = s.rule
+			if s.rule == nil {
+				x = s.corr
+			}
+			if s.corr == cs {
+				return nil, fmt.Errorf("sigma: correlation %s refers to itself", cs.c.Key())
+			}
+			if seen[x] {
+				return nil, fmt.Errorf("sigma: correlation %s refers to %s twice", cs.c.Key(), s.key())
+			}
+			seen[x] = true
+			cs.sources = append(cs.sources, s)
+			c.generate[x] = c.generate[x] || cs.c.Generate
+		}
+		if err := c.bindFields(cs, resolve); err != nil {
+			return nil, err
+		}
+		for i, s := range cs.sources {
+			if s.rule != nil {
+				c.byRule[s.rule] = append(c.byRule[s.rule], consumer{cs: cs, src: i})
+			} else {
+				s.corr.users = append(s.corr.users, consumer{cs: cs, src: i})
+			}
+		}
+	}
+	if err := c.checkCycles(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// bindFields resolves the aliases of cs and works out, per source, which
+// fields to read.
+func (c *Correlator) bindFields(cs *corrState, resolve func(*corrState, string) (source, error)) error {
+	perSource := make([]map[string]string, len(cs.sources))
+	for alias, m := range cs.c.Aliases {
+		for ref, field := range m {
+			s, err := resolve(cs, ref)
+			if err != nil {
+				return fmt.Errorf("sigma: correlation %s: alias %s names %s, which is no rule or correlation it refers to", cs.c.Key(), alias, ref)
+			}
+			i := -1
+			for j, t := range cs.sources {
+				if t == s {
+					i = j
+				}
+			}
+			if i < 0 {
+				return fmt.Errorf("sigma: correlation %s: alias %s names %s, which is no rule or correlation it refers to", cs.c.Key(), alias, ref)
+			}
+			if perSource[i] == nil {
+				perSource[i] = make(map[string]string)
+			}
+			perSource[i][alias] = field
+		}
+	}
+	field := func(i int, name string) string {
+		if f, ok := perSource[i][name]; ok {
+			return f
+		}
+		return name
+	}
+	cs.fields = make([][]string, len(cs.sources))
+	cs.value = make([]string, len(cs.sources))
+	for i := range cs.sources {
+		for _, g := range cs.c.GroupBy {
+			cs.fields[i] = append(cs.fields[i], field(i, g))
+		}
+		if cs.c.Field != "" {
+			cs.value[i] = field(i, cs.c.Field)
+		}
+	}
+	return nil
+}
+
+// checkCycles rejects correlations that refer to themselves through
+// others.
+func (c *Correlator) checkCycles() error {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make(map[*corrState]int)
+	var path []string
+	var visit func(cs *corrState) error
+	visit = func(cs *corrState) error {
+		switch state[cs] {
+		case open:
+			i := 0
+			for path[i] != cs.c.Key() {
+				i++
+			}
+			return fmt.Errorf("sigma: correlations refer to each other in a cycle: %s → %s", strings.Join(path[i:], " → "), cs.c.Key())
+		case done:
+			return nil
+		}
+		state[cs] = open
+		path = append(path, cs.c.Key())
+		for _, s := range cs.sources {
+			if s.corr != nil {
+				if err := visit(s.corr); err != nil {
+					return err
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[cs] = done
+		return nil
+	}
+	for _, cs := range c.corrs {
+		if err := visit(cs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Generates reports whether the matches of r should be reported alone:
+// false when every correlation that refers to r has generate false (the
+// default), true when r is referred to by none or by one with generate
+// true.
+func (c *Correlator) Generates(r *Rule) bool {
+	g, referred := c.generate[r]
+	return !referred || g
+}
+
+// GeneratesCorrelation is Generates for a correlation that other
+// correlations refer to: whether its own Matches should be reported.
+func (c *Correlator) GeneratesCorrelation(k *Correlation) bool {
+	cs := c.byKey[k.Key()]
+	if cs == nil || cs.c != k {
+		return true
+	}
+	g, referred := c.generate[cs]
+	return !referred || g
+}
+
+// Observe takes one event e that matched the base rule r at time at; ref
+// is the caller's id for the event (anzen passes the audit log's
+// sequence number). It first closes the windows that at has passed, as
+// Advance does, then updates every correlation that refers to r, and
+// returns the Matches of both, chained Matches included.
+func (c *Correlator) Observe(r *Rule, e Event, at time.Time, ref int64) []Match {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.tick(at)
+	out := c.advance(now, nil)
+	refs := []int64{ref}
+	for _, u := range c.byRule[r] {
+		out = c.feed(u, e, now, refs, 1, out)
+	}
+	return out
+}
+
+// Advance moves time to now without an event: it closes the windows now
+// has passed, deciding the conditions taken at window end (lt, lte, eq
+// and the metrics), and forgets the groups whose events have all left
+// their window. Call it when no event has come for a while (anzen calls
+// it after each batch read from the audit log), so that those conditions
+// are decided without waiting for the next event.
+func (c *Correlator) Advance(now time.Time) []Match {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.advance(c.tick(now), nil)
+}
+
+// Stats reports, per correlation in the order given to NewCorrelator,
+// its open groups, evictions and Matches.
+func (c *Correlator) Stats() []CorrelationStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]CorrelationStats, len(c.corrs))
+	for i, cs := range c.corrs {
+		out[i] = CorrelationStats{Correlation: cs.c, Groups: len(cs.groups), Evicted: cs.evicted, Matches: cs.matches}
+	}
+	return out
+}
+
+// tick turns t into the correlator's time: never earlier than the latest
+// seen.
+func (c *Correlator) tick(t time.Time) int64 {
+	n := t.UnixNano()
+	if !c.started || n > c.clock {
+		c.clock, c.started = n, true
+	}
+	return c.clock
+}
+
+// advance closes and forgets the windows that now has passed, in every
+// correlation, and appends the resulting Matches to out.
+func (c *Correlator) advance(now int64, out []Match) []Match {
+	for _, cs := range c.corrs {
+		ts := int64(cs.c.Timespan)
+		for g := cs.oldest; g != nil; g = cs.oldest {
+			if cs.atEnd {
+				if g.t0 > now-ts {
+					break
+				}
+				cs.remove(g)
+				if m := cs.close(g); m != nil {
+					out = c.emit(cs, m, now, out)
+				}
+				continue
+			}
+			if g.last >= now-ts {
+				break
+			}
+			cs.remove(g)
+		}
+	}
+	return out
+}
+
+// emit appends m to out and feeds it to the correlations that refer to
+// its correlation.
+func (c *Correlator) emit(cs *corrState, m *Match, now int64, out []Match) []Match {
+	cs.matches++
+	out = append(out, *m)
+	if len(cs.users) == 0 {
+		return out
+	}
+	e := matchEvent{m}
+	for _, u := range cs.users {
+		out = c.feed(u, e, now, m.Refs, m.Total, out)
+	}
+	return out
+}
+
+// feed gives the observation of e (a base rule's event, or a Match) to
+// the correlation u.cs as its source u.src.
+func (c *Correlator) feed(u consumer, e Event, now int64, refs []int64, total int, out []Match) []Match {
+	cs := u.cs
+	o := obs{src: u.src, at: now, refs: refs, total: total}
+	switch {
+	case cs.c.Type == ValueCount:
+		v, ok := e.Field(cs.value[u.src])
+		if !ok || v == nil {
+			return out
+		}
+		o.value = fieldString(v)
+	case cs.c.Type.metric():
+		v, ok := e.Field(cs.value[u.src])
+		if !ok {
+			return out
+		}
+		if o.num, ok = fieldNumber(v); !ok {
+			return out
+		}
+	}
+	fields := cs.fields[u.src]
+	vals := make([]string, len(fields))
+	for i, f := range fields {
+		if v, ok := e.Field(f); ok && v != nil {
+			vals[i] = fieldString(v)
+		}
+	}
+	g := c.group(cs, vals, now)
+	if m := cs.add(g, &o); m != nil {
+		out = c.emit(cs, m, now, out)
+	}
+	return out
+}
+
+// group finds or makes the group of vals in cs, dropping the least
+// recently touched group when cs is full, and marks it touched.
+func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
+	key := groupKey(vals)
+	g := cs.groups[key]
+	if g == nil {
+		if len(cs.groups) >= c.maxGroups {
+			cs.remove(cs.oldest)
+			cs.evicted++
+		}
+		g = &group{key: key, vals: vals, t0: now}
+		cs.groups[key] = g
+		cs.push(g)
+		return g
+	}
+	if !cs.atEnd {
+		// Sliding windows expire from their last event: keep the list in
+		// that order. At-window-end groups stay in the order they opened.
+		cs.unlink(g)
+		cs.push(g)
+	}
+	return g
+}
+
+// groupKey joins the values of a group unambiguously.
+func groupKey(vals []string) string {
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// fieldString formats a field's value for a group or a distinct value.
+func fieldString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// fieldNumber reads a field's value as a number for the metrics: a
+// number, or a string that holds one.
+func fieldNumber(v any) (float64, bool) {
+	var x float64
+	switch t := v.(type) {
+	case float64:
+		x = t
+	case int:
+		x = float64(t)
+	case int64:
+		x = float64(t)
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return 0, false
+		}
+		x = f
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil {
+			return 0, false
+		}
+		x = f
+	default:
+		return 0, false
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false
+	}
+	return x, true
+}
+
+// matchEvent shows a Match to the correlations that refer to its
+// correlation: its fields are its group values.
+type matchEvent struct{ m *Match }
+
+func (e matchEvent) Field(name string) (any, bool) {
+	for _, g := range e.m.Group {
+		if g.Field == name {
+			return g.Value, true
+		}
+	}
+	return nil, false
+}
+
+func (e matchEvent) Keywords(fn func(string) bool) bool {
+	for _, g := range e.m.Group {
+		if fn(g.Value) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,320 @@
+package sigma
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// obs is one observation given to a correlation: an event of a base
+// rule, or a Match of a correlation it refers to.
+type obs struct {
+	src   int     // which of the correlation's rules
+	at    int64   // Unix nanoseconds
+	refs  []int64 // the event's ref, or the refs of the Match
+	total int     // len(refs) but for the bound of 100
+	value string  // value_count: the field's value
+	num   float64 // metrics: the field's value
+}
+
+// entry is one event counted by a sliding event_count window.
+type entry struct{ at, ref int64 }
+
+// seen is the last event of one distinct value of value_count.
+type seen struct{ at, ref int64 }
+
+// slot is what a temporal window knows of one rule: when it matched
+// (temporal), or the chain that ends with it (temporal_ordered: start is
+// when the chain's first rule matched).
+type slot struct {
+	start, at int64
+	refs      []int64
+	total     int
+}
+
+// group is the window of one group of one correlation. Which fields are
+// used depends on the type and on whether the condition is decided at
+// window end.
+type group struct {
+	key        string
+	vals       []string
+	prev, next *group
+	t0, last   int64 // first and last observation of the window, Unix nanoseconds
+
+	ents  []entry         // sliding event_count
+	seen  map[string]seen // value_count
+	slots []slot          // temporal types
+
+	// At window end: the count (event_count, metrics), whether the upper
+	// bound is already exceeded, the first refs and their total, and the
+	// metrics' running figures.
+	n             int
+	dead          bool
+	refs          []int64
+	total         int
+	sum, min, max float64
+}
+
+// push adds g as the newest group of cs.
+func (cs *corrState) push(g *group) {
+	g.prev, g.next = cs.newest, nil
+	if cs.newest != nil {
+		cs.newest.next = g
+	} else {
+		cs.oldest = g
+	}
+	cs.newest = g
+}
+
+// unlink takes g out of the list of cs.
+func (cs *corrState) unlink(g *group) {
+	if g.prev != nil {
+		g.prev.next = g.next
+	} else {
+		cs.oldest = g.next
+	}
+	if g.next != nil {
+		g.next.prev = g.prev
+	} else {
+		cs.newest = g.prev
+	}
+	g.prev, g.next = nil, nil
+}
+
+// remove forgets g.
+func (cs *corrState) remove(g *group) {
+	cs.unlink(g)
+	delete(cs.groups, g.key)
+}
+
+// exceeded reports whether v is past the condition's upper bound: in a
+// window decided at its end, where counts only grow, the condition can
+// then no longer hold.
+func exceeded(c Condition, v float64) bool {
+	return c.Lt != nil && v >= *c.Lt || c.Lte != nil && v > *c.Lte || c.Eq != nil && v > *c.Eq
+}
+
+// appendRefs appends refs to dst, keeping at most maxRefs.
+func appendRefs(dst, refs []int64) []int64 {
+	if room := maxRefs - len(dst); room < len(refs) {
+		refs = refs[:max(room, 0)]
+	}
+	return append(dst, refs...)
+}
+
+// add counts o in the window g of cs and returns the Match when a
+// sliding condition now holds.
+func (cs *corrState) add(g *group, o *obs) *Match {
+	g.last = o.at
+	cond := cs.c.Condition
+	cutoff := o.at - int64(cs.c.Timespan)
+	if cs.atEnd {
+		cs.addAtEnd(g, o)
+		return nil
+	}
+	switch cs.c.Type {
+	case EventCount:
+		i := 0
+		for i < len(g.ents) && g.ents[i].at < cutoff {
+			i++
+		}
+		if i > 0 {
+			g.ents = append(g.ents[:0], g.ents[i:]...)
+		}
+		g.ents = append(g.ents, entry{at: o.at, ref: o.refs[len(o.refs)-1]})
+		if !cond.Holds(float64(len(g.ents))) {
+			return nil
+		}
+		m := cs.match(g, float64(len(g.ents)), g.ents[0].at, o.at)
+		for _, e := range g.ents[:min(len(g.ents), maxRefs)] {
+			m.Refs = append(m.Refs, e.ref)
+		}
+		m.Total = len(g.ents)
+		g.ents = nil
+		return m
+	case ValueCount:
+		if g.seen == nil {
+			g.seen = make(map[string]seen)
+		}
+		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
+		if !cond.Holds(float64(len(g.seen))) {
+			return nil
+		}
+		// Only now is it worth forgetting the values that left the window.
+		for v, s := range g.seen {
+			if s.at < cutoff {
+				delete(g.seen, v)
+			}
+		}
+		if !cond.Holds(float64(len(g.seen))) {
+			return nil
+		}
+		m := cs.valueMatch(g)
+		g.seen = nil
+		return m
+	case Temporal:
+		if g.slots == nil {
+			g.slots = make([]slot, len(cs.sources))
+		}
+		g.slots[o.src] = slot{start: o.at, at: o.at, refs: appendRefs(nil, o.refs), total: o.total}
+		n := 0
+		for _, s := range g.slots {
+			if s.total > 0 && s.at >= cutoff {
+				n++
+			}
+		}
+		if !cond.Holds(float64(n)) {
+			return nil
+		}
+		m := cs.slotsMatch(g, float64(n), cutoff, g.slots)
+		g.slots = nil
+		return m
+	case TemporalOrdered:
+		if g.slots == nil {
+			g.slots = make([]slot, len(cs.sources))
+		}
+		k := o.src
+		var cand slot
+		if k == 0 {
+			cand = slot{start: o.at, at: o.at, refs: appendRefs(nil, o.refs), total: o.total}
+		} else {
+			prev := g.slots[k-1]
+			if prev.total == 0 || prev.start < cutoff {
+				return nil
+			}
+			cand = slot{start: prev.start, at: o.at, refs: appendRefs(slices.Clip(prev.refs), o.refs), total: prev.total + o.total}
+		}
+		// The chain that started latest leaves the most room for what
+		// follows.
+		if cur := g.slots[k]; cur.total == 0 || cur.start < cutoff || cand.start >= cur.start {
+			g.slots[k] = cand
+		}
+		last := len(g.slots) - 1
+		if k != last || g.slots[last].start < cutoff {
+			return nil
+		}
+		s := g.slots[last]
+		m := cs.match(g, float64(len(g.slots)), s.start, o.at)
+		m.Refs, m.Total = s.refs, s.total
+		g.slots = nil
+		return m
+	}
+	return nil
+}
+
+// addAtEnd counts o in a window decided at its end.
+func (cs *corrState) addAtEnd(g *group, o *obs) {
+	if g.dead {
+		return
+	}
+	cond := cs.c.Condition
+	switch {
+	case cs.c.Type == ValueCount:
+		if g.seen == nil {
+			g.seen = make(map[string]seen)
+		}
+		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
+		if exceeded(cond, float64(len(g.seen))) {
+			g.dead, g.seen = true, nil
+		}
+		return
+	case cs.c.Type.metric():
+		if g.n == 0 || o.num < g.min {
+			g.min = o.num
+		}
+		if g.n == 0 || o.num > g.max {
+			g.max = o.num
+		}
+		g.sum += o.num
+	}
+	g.n++
+	g.refs = appendRefs(g.refs, o.refs)
+	g.total += o.total
+	if cs.c.Type == EventCount && exceeded(cond, float64(g.n)) {
+		g.dead, g.refs = true, nil
+	}
+}
+
+// close decides the condition of a window at its end.
+func (cs *corrState) close(g *group) *Match {
+	if g.dead {
+		return nil
+	}
+	var v float64
+	switch cs.c.Type {
+	case EventCount:
+		v = float64(g.n)
+	case ValueCount:
+		v = float64(len(g.seen))
+	case ValueSum:
+		v = g.sum
+	case ValueAvg:
+		v = g.sum / float64(g.n)
+	case ValueMin:
+		v = g.min
+	case ValueMax:
+		v = g.max
+	}
+	if math.IsNaN(v) || !cs.c.Condition.Holds(v) {
+		return nil
+	}
+	if cs.c.Type == ValueCount {
+		m := cs.valueMatch(g)
+		m.First = time.Unix(0, g.t0).UTC()
+		return m
+	}
+	m := cs.match(g, v, g.t0, g.last)
+	m.Refs, m.Total = g.refs, g.total
+	return m
+}
+
+// match makes a Match of g without its refs.
+func (cs *corrState) match(g *group, v float64, first, last int64) *Match {
+	m := &Match{
+		Correlation: cs.c,
+		Value:       v,
+		First:       time.Unix(0, first).UTC(),
+		Last:        time.Unix(0, last).UTC(),
+	}
+	if len(cs.c.GroupBy) > 0 {
+		m.Group = make([]GroupValue, len(cs.c.GroupBy))
+		for i, f := range cs.c.GroupBy {
+			m.Group[i] = GroupValue{Field: f, Value: g.vals[i]}
+		}
+	}
+	return m
+}
+
+// valueMatch makes the Match of a value_count window: its refs are the
+// last event of each distinct value, in ref order.
+func (cs *corrState) valueMatch(g *group) *Match {
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	refs := make([]int64, 0, len(g.seen))
+	for _, s := range g.seen {
+		first, last = min(first, s.at), max(last, s.at)
+		refs = append(refs, s.ref)
+	}
+	slices.Sort(refs)
+	m := cs.match(g, float64(len(g.seen)), first, last)
+	m.Refs, m.Total = refs[:min(len(refs), maxRefs)], len(refs)
+	return m
+}
+
+// slotsMatch makes the Match of a temporal window from the slots still
+// in it, in the order of the correlation's rules.
+func (cs *corrState) slotsMatch(g *group, v float64, cutoff int64, slots []slot) *Match {
+	first, last := int64(math.MaxInt64), int64(math.MinInt64)
+	var refs []int64
+	total := 0
+	for _, s := range slots {
+		if s.total == 0 || s.at < cutoff {
+			continue
+		}
+		first, last = min(first, s.at), max(last, s.at)
+		refs = appendRefs(refs, s.refs)
+		total += s.total
+	}
+	m := cs.match(g, v, first, last)
+	m.Refs, m.Total = refs, total
+	return m
+}
