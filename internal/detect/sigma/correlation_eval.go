@@ -29,10 +29,12 @@ import (
 //   - Sliding (event_count, value_count, temporal and temporal_ordered
 //     with only a lower bound: gt or gte). The window is [at-timespan,
 //     at] at each event, both ends included. The correlation matches as
-//     soon as an event makes the condition hold; the group's window is
-//     then emptied, so the events that made it match are not counted
-//     again and a burst gives one Match. A further Match needs the
-//     condition to hold again with events that come after it.
+//     soon as an event makes the condition hold. The group's window is
+//     then emptied, and the group stays quiet (it counts, but matches
+//     nothing) until the events that made it match have left the window:
+//     until an event later than the Match plus the timespan. A burst
+//     shorter than the timespan thus gives one Match, a burst that goes
+//     on one Match per timespan, and no event is counted in two Matches.
 //   - At window end (any condition with an upper bound, lt, lte or eq,
 //     and every metric: value_sum, value_avg, value_min, value_max). The
 //     group's window opens at its first event t0 and covers [t0,
@@ -48,13 +50,15 @@ import (
 // the inner one). Chained Matches come after the Match they follow in
 // what Observe and Advance return.
 //
-// Memory. A window keeps only what its type needs: event_count the time
-// and ref of the events in the window (never more than the lower bound
-// of the condition, since it empties when it is reached); value_count
-// each distinct value with the time and ref of its last event (again no
-// more than the bound); temporal types one slot per rule; at-window-end
-// counts and metrics a count, sum, minimum, maximum and the first 100
-// refs. WithMaxGroups bounds the groups of each correlation: the group
+// Memory. A window keeps only what its type needs: sliding event_count
+// the time and ref of the newest events in the window, no more than the
+// least count that satisfies the condition (a lower bound holds exactly
+// when the newest that many are in the window); sliding value_count the
+// newest distinct values, as many, each with the time and ref of its last
+// event; temporal types one slot per rule; at-window-end windows a count,
+// sum, minimum and maximum and the first 100 refs, and value_count its
+// distinct values until they pass the upper bound (from then on the
+// condition cannot hold, and they are dropped). WithMaxGroups bounds the groups of each correlation: the group
 // touched least recently is dropped for a new one, and Stats counts it.
 //
 // A Correlator is safe for concurrent use, but Observe must receive
@@ -78,7 +82,8 @@ type Match struct {
 	Group []GroupValue
 	// Value is what the condition was decided on: the number of events
 	// (event_count), of distinct values (value_count), of distinct rules
-	// (temporal types), or the metric.
+	// (temporal types), or the metric. In a sliding window it is the
+	// least count that satisfies the condition, as no more are kept.
 	Value float64
 	// First and Last are the times of the first and last observation
 	// counted.
@@ -134,6 +139,7 @@ type corrState struct {
 	fields   [][]string // per source: the fields to read for GroupBy, after aliases
 	value    []string   // per source: the field to read for Field, after aliases
 	atEnd    bool       // decided at window end
+	need     int        // sliding: the least count for which the lower bound holds
 	groups   map[string]*group
 	oldest   *group // the list of groups, least recently touched first
 	newest   *group
@@ -210,6 +216,13 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 		}
 		cs := &corrState{c: k, groups: make(map[string]*group), typeName: k.Type.String()}
 		cs.atEnd = k.Type.metric() || k.Condition.upper()
+		cs.need = 1
+		if g := k.Condition.Gte; g != nil {
+			cs.need = max(1, int(math.Ceil(*g)))
+		}
+		if g := k.Condition.Gt; g != nil {
+			cs.need = max(1, int(math.Floor(*g))+1)
+		}
 		c.byKey[k.Key()] = cs
 		c.corrs = append(c.corrs, cs)
 		addName(k.ID, cs)
@@ -431,7 +444,7 @@ func (c *Correlator) advance(now int64, out []Match) []Match {
 		ts := int64(cs.c.Timespan)
 		for g := cs.oldest; g != nil; g = cs.oldest {
 			if cs.atEnd {
-				if g.t0 > now-ts {
+				if g.t0 >= now-ts {
 					break
 				}
 				cs.remove(g)

@@ -40,6 +40,11 @@ type group struct {
 	vals       []string
 	prev, next *group
 	t0, last   int64 // first and last observation of the window, Unix nanoseconds
+	// After a sliding Match the group is quiet, matching nothing, until
+	// the events that made it match have left the window: while at <=
+	// quiet (the time of the Match plus the timespan).
+	fired bool
+	quiet int64
 
 	ents  []entry         // sliding event_count
 	seen  map[string]seen // value_count
@@ -106,12 +111,22 @@ func appendRefs(dst, refs []int64) []int64 {
 // sliding condition now holds.
 func (cs *corrState) add(g *group, o *obs) *Match {
 	g.last = o.at
-	cond := cs.c.Condition
-	cutoff := o.at - int64(cs.c.Timespan)
 	if cs.atEnd {
 		cs.addAtEnd(g, o)
 		return nil
 	}
+	m := cs.addSliding(g, o, g.fired && o.at <= g.quiet)
+	if m != nil {
+		g.fired, g.quiet = true, o.at+int64(cs.c.Timespan)
+	}
+	return m
+}
+
+// addSliding counts o in the sliding window g; while quiet it keeps
+// counting, but no more than the condition needs, and matches nothing.
+func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
+	cond := cs.c.Condition
+	cutoff := o.at - int64(cs.c.Timespan)
 	switch cs.c.Type {
 	case EventCount:
 		i := 0
@@ -122,7 +137,12 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 			g.ents = append(g.ents[:0], g.ents[i:]...)
 		}
 		g.ents = append(g.ents, entry{at: o.at, ref: o.refs[len(o.refs)-1]})
-		if !cond.Holds(float64(len(g.ents))) {
+		if len(g.ents) > cs.need {
+			// A lower bound holds when the newest events it needs are in
+			// the window: older ones make no difference.
+			g.ents = append(g.ents[:0], g.ents[len(g.ents)-cs.need:]...)
+		}
+		if quiet || !cond.Holds(float64(len(g.ents))) {
 			return nil
 		}
 		m := cs.match(g, float64(len(g.ents)), g.ents[0].at, o.at)
@@ -137,7 +157,16 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 			g.seen = make(map[string]seen)
 		}
 		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
-		if !cond.Holds(float64(len(g.seen))) {
+		if len(g.seen) > cs.need {
+			oldest, at := "", int64(math.MaxInt64)
+			for v, s := range g.seen {
+				if s.at < at {
+					oldest, at = v, s.at
+				}
+			}
+			delete(g.seen, oldest)
+		}
+		if quiet || !cond.Holds(float64(len(g.seen))) {
 			return nil
 		}
 		// Only now is it worth forgetting the values that left the window.
@@ -163,7 +192,7 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 				n++
 			}
 		}
-		if !cond.Holds(float64(n)) {
+		if quiet || !cond.Holds(float64(n)) {
 			return nil
 		}
 		m := cs.slotsMatch(g, float64(n), cutoff, g.slots)
@@ -190,7 +219,7 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 			g.slots[k] = cand
 		}
 		last := len(g.slots) - 1
-		if k != last || g.slots[last].start < cutoff {
+		if quiet || k != last || g.slots[last].start < cutoff {
 			return nil
 		}
 		s := g.slots[last]
