@@ -285,7 +285,7 @@ func (p *corrParser) pairs(n *yaml.Node, what string, fn func(k string, kn, v *y
 // construct.
 func parseCorrelation(doc int, node *yaml.Node) (*Correlation, error) {
 	p := &corrParser{doc: doc}
-	if node == nil {
+	if node == nil || node.Kind == 0 {
 		return nil, p.errf(nil, "the correlation rule is empty")
 	}
 	if node.Kind == yaml.DocumentNode {
