@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,7 +54,9 @@ import (
 // Memory. A window keeps only what its type needs: sliding event_count
 // the time and ref of the newest events in the window, no more than the
 // least count that satisfies the condition (a lower bound holds exactly
-// when the newest that many are in the window); sliding value_count the
+// when the newest that many are in the window), in a slice compacted when
+// half of it has left the window, so at most about twice as many entries
+// are allocated; sliding value_count the
 // newest distinct values, as many, each with the time and ref of its last
 // event; temporal types one slot per rule; at-window-end windows a count,
 // sum, minimum and maximum and the first 100 refs, and value_count its
@@ -72,6 +75,8 @@ type Correlator struct {
 	maxGroups int
 	clock     int64 // the latest time seen, in Unix nanoseconds
 	started   bool
+	one       [1]int64 // the ref of the event being observed
+	scratch   []string // group values being read; a new group copies them
 }
 
 // Match is one correlation whose condition held for one group.
@@ -396,7 +401,8 @@ func (c *Correlator) Observe(r *Rule, e Event, at time.Time, ref int64) []Match 
 	defer c.mu.Unlock()
 	now := c.tick(at)
 	out := c.advance(now, nil)
-	refs := []int64{ref}
+	c.one[0] = ref
+	refs := c.one[:] // windows copy what they keep
 	for _, u := range c.byRule[r] {
 		out = c.feed(u, e, now, refs, 1, out)
 	}
@@ -499,12 +505,16 @@ func (c *Correlator) feed(u consumer, e Event, now int64, refs []int64, total in
 		}
 	}
 	fields := cs.fields[u.src]
-	vals := make([]string, len(fields))
-	for i, f := range fields {
+	vals := c.scratch[:0]
+	for _, f := range fields {
+		s := ""
 		if v, ok := e.Field(f); ok && v != nil {
-			vals[i] = fieldString(v)
+			s = fieldString(v)
 		}
+		vals = append(vals, s)
 	}
+	c.scratch = vals
+	// vals is not used past this point, so a chained feed may reuse it.
 	g := c.group(cs, vals, now)
 	if m := cs.add(g, &o); m != nil {
 		out = c.emit(cs, m, now, out)
@@ -522,7 +532,7 @@ func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
 			cs.remove(cs.oldest)
 			cs.evicted++
 		}
-		g = &group{key: key, vals: vals, t0: now}
+		g = &group{key: key, vals: slices.Clone(vals), t0: now}
 		cs.groups[key] = g
 		cs.push(g)
 		return g

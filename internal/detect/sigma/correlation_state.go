@@ -68,7 +68,7 @@ func (c *Correlator) Save() ([]byte, error) {
 				Vals: g.vals, T0: g.t0, Last: g.last, Fired: g.fired, Quiet: g.quiet,
 				N: g.n, Dead: g.dead, Refs: g.refs, Total: g.total, Sum: g.sum, Min: g.min, Max: g.max,
 			}
-			for _, e := range g.ents {
+			for _, e := range g.ents[g.head:] {
 				sg.Ents = append(sg.Ents, [2]int64{e.at, e.ref})
 			}
 			if len(g.seen) > 0 {

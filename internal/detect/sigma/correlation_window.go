@@ -46,7 +46,8 @@ type group struct {
 	fired bool
 	quiet int64
 
-	ents  []entry         // sliding event_count
+	ents  []entry // sliding event_count: ents[head:] are in the window
+	head  int
 	seen  map[string]seen // value_count
 	slots []slot          // temporal types
 
@@ -129,28 +130,29 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 	cutoff := o.at - int64(cs.c.Timespan)
 	switch cs.c.Type {
 	case EventCount:
-		i := 0
-		for i < len(g.ents) && g.ents[i].at < cutoff {
-			i++
+		for g.head < len(g.ents) && g.ents[g.head].at < cutoff {
+			g.head++
 		}
-		if i > 0 {
-			g.ents = append(g.ents[:0], g.ents[i:]...)
+		if g.head > 0 && 2*g.head >= len(g.ents) {
+			g.ents = g.ents[:copy(g.ents, g.ents[g.head:])]
+			g.head = 0
 		}
 		g.ents = append(g.ents, entry{at: o.at, ref: o.refs[len(o.refs)-1]})
-		if len(g.ents) > cs.need {
+		if n := len(g.ents) - g.head; n > cs.need {
 			// A lower bound holds when the newest events it needs are in
 			// the window: older ones make no difference.
-			g.ents = append(g.ents[:0], g.ents[len(g.ents)-cs.need:]...)
+			g.head += n - cs.need
 		}
-		if quiet || !cond.Holds(float64(len(g.ents))) {
+		live := g.ents[g.head:]
+		if quiet || !cond.Holds(float64(len(live))) {
 			return nil
 		}
-		m := cs.match(g, float64(len(g.ents)), g.ents[0].at, o.at)
-		for _, e := range g.ents[:min(len(g.ents), maxRefs)] {
+		m := cs.match(g, float64(len(live)), live[0].at, o.at)
+		for _, e := range live[:min(len(live), maxRefs)] {
 			m.Refs = append(m.Refs, e.ref)
 		}
-		m.Total = len(g.ents)
-		g.ents = nil
+		m.Total = len(live)
+		g.ents, g.head = g.ents[:0], 0
 		return m
 	case ValueCount:
 		if g.seen == nil {
