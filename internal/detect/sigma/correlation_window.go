@@ -160,10 +160,12 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 		}
 		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
 		if len(g.seen) > cs.need {
-			oldest, at := "", int64(math.MaxInt64)
+			// The oldest goes; of equally old ones, the least ref, so
+			// that the outcome does not depend on the map's order.
+			oldest, at, ref := "", int64(math.MaxInt64), int64(math.MaxInt64)
 			for v, s := range g.seen {
-				if s.at < at {
-					oldest, at = v, s.at
+				if s.at < at || s.at == at && s.ref < ref {
+					oldest, at, ref = v, s.at, s.ref
 				}
 			}
 			delete(g.seen, oldest)
