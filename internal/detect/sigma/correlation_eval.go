@@ -46,10 +46,16 @@ import (
 //     and 4 events in a window: a group that saw none has no window.
 //
 // Chains. A Match is itself an observation for the correlations that
-// refer to its correlation, taken at the time it is decided; its fields
-// are its group values (read through the outer correlation's aliases for
-// the inner one). Chained Matches come after the Match they follow in
-// what Observe and Advance return.
+// refer to its correlation, taken at the time it is decided. Its fields
+// are its group values, and else those of the event that made it match
+// (so an outer correlation may group by a field the inner one does not;
+// a Match decided at window end has no such event), read through the
+// outer correlation's aliases for the inner one. Chained Matches come
+// after the Match they follow in what Observe and Advance return.
+//
+// Values. value_count skips an event whose Field is missing or null; the
+// metrics skip one whose Field is not a number (a string that holds one
+// is taken).
 //
 // Memory. A window keeps only what its type needs: sliding event_count
 // the time and ref of the newest events in the window, no more than the
@@ -119,7 +125,9 @@ const DefaultMaxGroups = 100_000
 const maxRefs = 100
 
 // WithMaxGroups bounds the groups each correlation keeps at n (at least
-// 1): a new group beyond it drops the group touched least recently.
+// 1): a new group beyond it drops the group touched least recently (for a
+// condition decided at window end, the window opened first, which is then
+// not decided). Stats counts the groups dropped.
 func WithMaxGroups(n int) CorrelatorOption {
 	return func(c *Correlator) {
 		if n < 1 {
@@ -455,7 +463,7 @@ func (c *Correlator) advance(now int64, out []Match) []Match {
 				}
 				cs.remove(g)
 				if m := cs.close(g); m != nil {
-					out = c.emit(cs, m, now, out)
+					out = c.emit(cs, m, nil, now, out)
 				}
 				continue
 			}
@@ -469,14 +477,15 @@ func (c *Correlator) advance(now int64, out []Match) []Match {
 }
 
 // emit appends m to out and feeds it to the correlations that refer to
-// its correlation.
-func (c *Correlator) emit(cs *corrState, m *Match, now int64, out []Match) []Match {
+// its correlation; last is the event that made it match, nil when it was
+// decided at window end.
+func (c *Correlator) emit(cs *corrState, m *Match, last Event, now int64, out []Match) []Match {
 	cs.matches++
 	out = append(out, *m)
 	if len(cs.users) == 0 {
 		return out
 	}
-	e := matchEvent{m}
+	e := matchEvent{m: m, last: last}
 	for _, u := range cs.users {
 		out = c.feed(u, e, now, m.Refs, m.Total, out)
 	}
@@ -517,7 +526,7 @@ func (c *Correlator) feed(u consumer, e Event, now int64, refs []int64, total in
 	// vals is not used past this point, so a chained feed may reuse it.
 	g := c.group(cs, vals, now)
 	if m := cs.add(g, &o); m != nil {
-		out = c.emit(cs, m, now, out)
+		out = c.emit(cs, m, e, now, out)
 	}
 	return out
 }
@@ -616,14 +625,21 @@ func fieldNumber(v any) (float64, bool) {
 }
 
 // matchEvent shows a Match to the correlations that refer to its
-// correlation: its fields are its group values.
-type matchEvent struct{ m *Match }
+// correlation: its fields are its group values, and else those of the
+// event that made it match, if there was one.
+type matchEvent struct {
+	m    *Match
+	last Event
+}
 
 func (e matchEvent) Field(name string) (any, bool) {
 	for _, g := range e.m.Group {
 		if g.Field == name {
 			return g.Value, true
 		}
+	}
+	if e.last != nil {
+		return e.last.Field(name)
 	}
 	return nil, false
 }
@@ -634,5 +650,5 @@ func (e matchEvent) Keywords(fn func(string) bool) bool {
 			return true
 		}
 	}
-	return false
+	return e.last != nil && e.last.Keywords(fn)
 }

@@ -651,3 +651,22 @@ func TestCorrelation_SlidingAgreesWithAPlainModel(t *testing.T) {
 		}
 	}
 }
+
+func TestCorrelation_ChainedOuterGroupsByAFieldOfTheInnerEvents(t *testing.T) {
+	failed := testRule("f", "failed_login")
+	success := testRule("s", "successful_login")
+	inner := mustCorrelation(t, strings.Replace(strings.Replace(manyFailed, "- User", "- ComputerName", 1), "gte: 10", "gte: 2", 1))
+	outer := mustCorrelation(t, strings.Replace(strings.Replace(bruteForce, "- User", "- user_name", 1), "    timespan: 10m\n",
+		"    timespan: 10m\n    aliases:\n        user_name:\n            multiple_failed_login: User\n            successful_login: TargetUserName\n", 1))
+	c := mustCorrelator(t, []*Rule{failed, success}, []*Correlation{outer, inner})
+	got := run(c, []step{
+		{failed, 0, 1, corrEvent{"ComputerName": "pc1", "User": "alice"}},
+		{failed, 1, 2, corrEvent{"ComputerName": "pc1", "User": "alice"}},
+		{success, 2, 3, corrEvent{"TargetUserName": "bob"}},
+		{success, 3, 4, corrEvent{"TargetUserName": "alice"}},
+	})
+	equalMatches(t, got, []string{
+		"a8418a5a-5fc4-46b5-b23b-6c73beb19d41[ComputerName=pc1] 2 [1 2] 0-1",
+		"b180ead8-d58f-40b2-ae54-c8940995b9b6[user_name=alice] 2 [1 2 4] 1-3",
+	})
+}
