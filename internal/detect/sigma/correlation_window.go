@@ -1,8 +1,12 @@
 package sigma
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -350,4 +354,102 @@ func (cs *corrState) slotsMatch(g *group, v float64, cutoff int64, slots []slot)
 	m := cs.match(g, v, first, last)
 	m.Refs, m.Total = refs, total
 	return m
+}
+
+// groupKey joins the values of a group unambiguously.
+func groupKey(vals []string) string {
+	if len(vals) == 1 {
+		return vals[0]
+	}
+	var b strings.Builder
+	for _, v := range vals {
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// fieldString formats a field's value for a group or a distinct value.
+func fieldString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// fieldNumber reads a field's value as a number for the metrics: a
+// number, or a string that holds one.
+func fieldNumber(v any) (float64, bool) {
+	var x float64
+	switch t := v.(type) {
+	case float64:
+		x = t
+	case int:
+		x = float64(t)
+	case int64:
+		x = float64(t)
+	case json.Number:
+		f, err := t.Float64()
+		if err != nil {
+			return 0, false
+		}
+		x = f
+	case string:
+		f, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
+		if err != nil {
+			return 0, false
+		}
+		x = f
+	default:
+		return 0, false
+	}
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return 0, false
+	}
+	return x, true
+}
+
+// matchEvent shows a Match to the correlations that refer to its
+// correlation: its fields are its group values, and else those of the
+// event that made it match, if there was one.
+type matchEvent struct {
+	m    *Match
+	last Event
+}
+
+func (e matchEvent) Field(name string) (any, bool) {
+	for _, g := range e.m.Group {
+		if g.Field == name {
+			return g.Value, true
+		}
+	}
+	if e.last != nil {
+		return e.last.Field(name)
+	}
+	return nil, false
+}
+
+func (e matchEvent) Keywords(fn func(string) bool) bool {
+	for _, g := range e.m.Group {
+		if fn(g.Value) {
+			return true
+		}
+	}
+	return e.last != nil && e.last.Keywords(fn)
 }
