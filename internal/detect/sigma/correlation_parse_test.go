@@ -3,6 +3,7 @@ package sigma
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,8 +249,36 @@ func FuzzParseCorrelation(f *testing.F) {
 		for _, r := range c.Rules {
 			rules = append(rules, testRule("", r))
 		}
-		if _, err := NewCorrelator(rules, []*Correlation{c}); err != nil && !strings.Contains(err.Error(), "sigma:") {
-			t.Fatalf("NewCorrelator: %v", err)
+		cr, err := NewCorrelator(rules, []*Correlation{c}, WithMaxGroups(3))
+		if err != nil {
+			if !strings.Contains(err.Error(), "sigma:") {
+				t.Fatalf("NewCorrelator: %v", err)
+			}
+			return
 		}
+		// And run without panicking, through a restart.
+		fields := append(slices.Clone(c.GroupBy), c.Field)
+		for _, m := range c.Aliases {
+			for _, f := range m {
+				fields = append(fields, f)
+			}
+		}
+		for i := range 40 {
+			e := corrEvent{}
+			for j, f := range fields {
+				e[f] = []any{"a", "b", 1.5, nil, "7"}[(i+j)%5]
+			}
+			cr.Observe(rules[i%len(rules)], e, corrT0.Add(time.Duration(i*i)*time.Second), int64(i))
+			if i == 20 {
+				b, err := cr.Save()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := cr.Restore(b); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		cr.Advance(corrT0.Add(1000 * time.Hour))
 	})
 }

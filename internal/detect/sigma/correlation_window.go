@@ -21,6 +21,14 @@ type obs struct {
 	num   float64 // metrics: the field's value
 }
 
+// lastRef is the ref of the observation's last event.
+func (o *obs) lastRef() int64 {
+	if len(o.refs) == 0 {
+		return 0
+	}
+	return o.refs[len(o.refs)-1]
+}
+
 // entry is one event counted by a sliding event_count window.
 type entry struct{ at, ref int64 }
 
@@ -141,7 +149,7 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 			g.ents = g.ents[:copy(g.ents, g.ents[g.head:])]
 			g.head = 0
 		}
-		g.ents = append(g.ents, entry{at: o.at, ref: o.refs[len(o.refs)-1]})
+		g.ents = append(g.ents, entry{at: o.at, ref: o.lastRef()})
 		if n := len(g.ents) - g.head; n > cs.need {
 			// A lower bound holds when the newest events it needs are in
 			// the window: older ones make no difference.
@@ -162,7 +170,7 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 		if g.seen == nil {
 			g.seen = make(map[string]seen)
 		}
-		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
+		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
 		if len(g.seen) > cs.need {
 			// The oldest goes; of equally old ones, the least ref, so
 			// that the outcome does not depend on the map's order.
@@ -250,7 +258,7 @@ func (cs *corrState) addAtEnd(g *group, o *obs) {
 		if g.seen == nil {
 			g.seen = make(map[string]seen)
 		}
-		g.seen[o.value] = seen{at: o.at, ref: o.refs[len(o.refs)-1]}
+		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
 		if exceeded(cond, float64(len(g.seen))) {
 			g.dead, g.seen = true, nil
 		}
