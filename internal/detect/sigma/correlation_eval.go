@@ -283,6 +283,9 @@ func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
 			cs.evicted++
 		}
 		g = &group{key: key, vals: slices.Clone(vals), t0: now}
+		if cs.atEnd {
+			g.endWindow = &endWindow{}
+		}
 		cs.groups[key] = g
 		cs.push(g)
 		return g

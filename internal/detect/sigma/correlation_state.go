@@ -64,9 +64,9 @@ func (c *Correlator) Save() ([]byte, error) {
 	for _, cs := range c.corrs {
 		sc := savedCorr{Key: cs.c.Key(), Type: cs.typeName, AtEnd: cs.atEnd, Evicted: cs.evicted, Matches: cs.matches}
 		for g := cs.oldest; g != nil; g = g.next {
-			sg := savedGroup{
-				Vals: g.vals, T0: g.t0, Last: g.last, Fired: g.fired, Quiet: g.quiet,
-				N: g.n, Dead: g.dead, Refs: g.refs, Total: g.total, Sum: g.sum, Min: g.min, Max: g.max,
+			sg := savedGroup{Vals: g.vals, T0: g.t0, Last: g.last, Fired: g.fired, Quiet: g.quiet}
+			if w := g.endWindow; w != nil {
+				sg.N, sg.Dead, sg.Refs, sg.Total, sg.Sum, sg.Min, sg.Max = w.n, w.dead, w.refs, w.total, w.sum, w.min, w.max
 			}
 			for _, e := range g.ents[g.head:] {
 				sg.Ents = append(sg.Ents, [2]int64{e.at, e.ref})
@@ -157,9 +157,9 @@ func restoreGroups(cs *corrState, saved []savedGroup) ([]*group, error) {
 		if len(sg.Refs) > maxRefs {
 			return nil, fmt.Errorf("a group holds %d refs, more than %d", len(sg.Refs), maxRefs)
 		}
-		g := &group{
-			key: groupKey(sg.Vals), vals: sg.Vals, t0: sg.T0, last: sg.Last, fired: sg.Fired, quiet: sg.Quiet,
-			n: sg.N, dead: sg.Dead, refs: sg.Refs, total: sg.Total, sum: sg.Sum, min: sg.Min, max: sg.Max,
+		g := &group{key: groupKey(sg.Vals), vals: sg.Vals, t0: sg.T0, last: sg.Last, fired: sg.Fired, quiet: sg.Quiet}
+		if cs.atEnd {
+			g.endWindow = &endWindow{n: sg.N, dead: sg.Dead, refs: sg.Refs, total: sg.Total, sum: sg.Sum, min: sg.Min, max: sg.Max}
 		}
 		for _, e := range sg.Ents {
 			g.ents = append(g.ents, entry{at: e[0], ref: e[1]})

@@ -55,17 +55,21 @@ type group struct {
 	// After a sliding Match the group is quiet, matching nothing, until
 	// the events that made it match have left the window: while at <=
 	// quiet (the time of the Match plus the timespan).
-	fired bool
 	quiet int64
+	fired bool
 
 	ents  []entry // sliding event_count: ents[head:] are in the window
 	head  int
 	seen  map[string]seen // value_count
 	slots []slot          // temporal types
 
-	// At window end: the count (event_count, metrics), whether the upper
-	// bound is already exceeded, the first refs and their total, and the
-	// metrics' running figures.
+	*endWindow // when decided at window end; nil for sliding windows
+}
+
+// endWindow is what a window decided at its end adds: the count
+// (event_count, metrics), whether the upper bound is already exceeded,
+// the first refs and their total, and the metrics' running figures.
+type endWindow struct {
 	n             int
 	dead          bool
 	refs          []int64
@@ -201,7 +205,8 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 		if g.slots == nil {
 			g.slots = make([]slot, len(cs.sources))
 		}
-		g.slots[o.src] = slot{start: o.at, at: o.at, refs: appendRefs(nil, o.refs), total: o.total}
+		// The slot's refs are only ever copied out, so they can be reused.
+		g.slots[o.src] = slot{start: o.at, at: o.at, refs: appendRefs(g.slots[o.src].refs[:0], o.refs), total: o.total}
 		n := 0
 		for _, s := range g.slots {
 			if s.total > 0 && s.at >= cutoff {
