@@ -1,7 +1,7 @@
 package sigma
 
 import (
-	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -55,15 +55,17 @@ import (
 // Memory. A window keeps only what its type needs: sliding event_count
 // the time and ref of the newest events in the window, no more than the
 // least count that satisfies the condition (a lower bound holds exactly
-// when the newest that many are in the window), in a slice compacted when
-// half of it has left the window, so at most about twice as many entries
-// are allocated; sliding value_count the
-// newest distinct values, as many, each with the time and ref of its last
-// event; temporal types one slot per rule; at-window-end windows a count,
-// sum, minimum and maximum and the first 100 refs, and value_count its
-// distinct values until they pass the upper bound (from then on the
-// condition cannot hold, and they are dropped). WithMaxGroups bounds the groups of each correlation: the group
-// touched least recently is dropped for a new one, and Stats counts it.
+// when the newest that many are in the window), in a slice compacted
+// when half of it has left the window, so at most about twice as many
+// entries are allocated; sliding value_count the newest distinct values,
+// as many, each with the time and ref of its last event; temporal types
+// one slot per rule; at-window-end windows a count, sum, minimum and
+// maximum and the first 100 refs, and value_count its distinct values
+// until they pass the upper bound (from then on the condition cannot
+// hold, and they are dropped). Strings kept are copied, so a group never
+// holds on to the buffer of the event it came from. WithMaxGroups bounds
+// the groups of each correlation: the group touched least recently is
+// dropped for a new one, and Stats counts it.
 //
 // A Correlator is safe for concurrent use, but Observe must receive
 // events in time order for its answers to mean anything.
@@ -282,7 +284,12 @@ func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
 			cs.remove(cs.oldest)
 			cs.evicted++
 		}
-		g = &group{key: key, vals: slices.Clone(vals), t0: now}
+		// Copied: the values may be slices of a large event buffer.
+		kept := make([]string, len(vals))
+		for i, v := range vals {
+			kept[i] = strings.Clone(v)
+		}
+		g = &group{key: groupKey(kept), vals: kept, t0: now}
 		if cs.atEnd {
 			g.endWindow = &endWindow{}
 		}

@@ -124,6 +124,16 @@ func appendRefs(dst, refs []int64) []int64 {
 	return append(dst, refs...)
 }
 
+// see records the value of o in a value_count window, copying it when it
+// is new: it may be a slice of a large event buffer.
+func (g *group) see(o *obs) {
+	if _, ok := g.seen[o.value]; ok {
+		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
+		return
+	}
+	g.seen[strings.Clone(o.value)] = seen{at: o.at, ref: o.lastRef()}
+}
+
 // add counts o in the window g of cs and returns the Match when a
 // sliding condition now holds.
 func (cs *corrState) add(g *group, o *obs) *Match {
@@ -174,7 +184,7 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 		if g.seen == nil {
 			g.seen = make(map[string]seen)
 		}
-		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
+		g.see(o)
 		if len(g.seen) > cs.need {
 			// The oldest goes; of equally old ones, the least ref, so
 			// that the outcome does not depend on the map's order.
@@ -263,7 +273,7 @@ func (cs *corrState) addAtEnd(g *group, o *obs) {
 		if g.seen == nil {
 			g.seen = make(map[string]seen)
 		}
-		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
+		g.see(o)
 		if exceeded(cond, float64(len(g.seen))) {
 			g.dead, g.seen = true, nil
 		}
