@@ -144,7 +144,8 @@ type CorrelationStats struct {
 
 // Observe takes one event e that matched the base rule r at time at; ref
 // is the caller's id for the event (anzen passes the audit log's
-// sequence number). It first closes the windows that at has passed, as
+// sequence number). r is one of the rules given to NewCorrelator, the
+// same pointer; another rule concerns no correlation. It first closes the windows that at has passed, as
 // Advance does, then updates every correlation that refers to r, and
 // returns the Matches of both, chained Matches included.
 func (c *Correlator) Observe(r *Rule, e Event, at time.Time, ref int64) []Match {
