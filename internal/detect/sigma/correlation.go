@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -161,4 +162,120 @@ func (c *Correlation) Key() string {
 		return c.Name
 	}
 	return c.Title
+}
+
+// check verifies what the correlation's type requires and returns its
+// condition with the defaults of the specification applied: a temporal
+// type without a condition needs all its rules (gte their number), and
+// eq all its rules is the same as gte. aboutCond tells whether an error
+// concerns the condition.
+func (c *Correlation) check() (_ Condition, aboutCond bool, _ error) {
+	t := c.Type.String()
+	if _, ok := correlationTypeNames[c.Type]; !ok {
+		return Condition{}, false, fmt.Errorf("unknown correlation type %s", t)
+	}
+	if c.Timespan <= 0 {
+		return Condition{}, false, fmt.Errorf("the timespan %v is not positive", c.Timespan)
+	}
+	if len(c.Rules) == 0 {
+		return Condition{}, false, fmt.Errorf("correlation.rules is empty")
+	}
+	cv := c.Condition
+	cond := &cv
+	for _, b := range []*float64{cond.Gt, cond.Gte, cond.Lt, cond.Lte, cond.Eq} {
+		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+			return Condition{}, true, fmt.Errorf("correlation.condition %s is not a number", cond)
+		}
+	}
+	needsField := c.Type == ValueCount || c.Type.metric()
+	if needsField && c.Field == "" {
+		return Condition{}, false, fmt.Errorf("%s needs condition.field", t)
+	}
+	if !needsField && c.Field != "" {
+		return Condition{}, false, fmt.Errorf("%s takes no field: only value_count and the value metrics do", t)
+	}
+	if cond.Gt == nil && cond.Gte == nil && cond.Lt == nil && cond.Lte == nil && cond.Eq == nil {
+		if !c.Type.temporal() {
+			return Condition{}, false, fmt.Errorf("%s needs a condition (gt, gte, lt, lte or eq)", t)
+		}
+		all := float64(len(c.Rules))
+		cond.Gte = &all
+		return cv, false, nil
+	}
+	lower := 0
+	if cond.Gt != nil {
+		lower++
+	}
+	if cond.Gte != nil {
+		lower++
+	}
+	upper := 0
+	if cond.Lt != nil {
+		upper++
+	}
+	if cond.Lte != nil {
+		upper++
+	}
+	switch {
+	case cond.Eq != nil && (lower > 0 || upper > 0):
+		return Condition{}, true, fmt.Errorf("correlation.condition: eq cannot be combined with other bounds")
+	case lower > 1:
+		return Condition{}, true, fmt.Errorf("correlation.condition: gt and gte cannot be combined: a range is one lower and one upper bound")
+	case upper > 1:
+		return Condition{}, true, fmt.Errorf("correlation.condition: lt and lte cannot be combined: a range is one lower and one upper bound")
+	}
+	// A range that no value satisfies is a mistake in the rule.
+	lo, loIncl := math.Inf(-1), false
+	if cond.Gt != nil {
+		lo = *cond.Gt
+	}
+	if cond.Gte != nil {
+		lo, loIncl = *cond.Gte, true
+	}
+	hi, hiIncl := math.Inf(1), false
+	if cond.Lt != nil {
+		hi = *cond.Lt
+	}
+	if cond.Lte != nil {
+		hi, hiIncl = *cond.Lte, true
+	}
+	if lower > 0 && upper > 0 && (lo > hi || (lo == hi && !(loIncl && hiIncl))) {
+		return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold", cond)
+	}
+	if !c.Type.metric() {
+		// Counts are whole numbers of at least 1: try the least one the
+		// lower bound allows.
+		n0 := 1.0
+		switch {
+		case cond.Gte != nil:
+			n0 = math.Max(1, *cond.Gte)
+		case cond.Gt != nil:
+			n0 = math.Max(1, *cond.Gt+1)
+		case cond.Eq != nil:
+			n0 = math.Max(1, *cond.Eq)
+		}
+		if !cond.Holds(n0) {
+			return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold: a group's count is a whole number of at least 1", cond)
+		}
+	}
+	if c.Type.temporal() {
+		all := float64(len(c.Rules))
+		if cond.Lt != nil || cond.Lte != nil {
+			return Condition{}, true, fmt.Errorf("%s with lt or lte is not supported: use gt, gte or eq", t)
+		}
+		if cond.Eq != nil {
+			if *cond.Eq != all {
+				return Condition{}, true, fmt.Errorf("%s with eq other than the number of rules (%d) is not supported: use gte", t, len(c.Rules))
+			}
+			// eq all rules: the count cannot exceed it, so gte is the same.
+			cond.Eq, cond.Gte = nil, &all
+		}
+		if lo > all {
+			return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold: %s refers to %d rules", cond, t, len(c.Rules))
+		}
+		if c.Type == TemporalOrdered && lo != all && !(cond.Gt != nil && *cond.Gt == all-1) {
+			return Condition{}, true, fmt.Errorf("temporal_ordered with a condition other than all its rules is not supported")
+		}
+	}
+	return cv, false, nil
 }

@@ -9,6 +9,7 @@ import (
 // corrState is one correlation as the Correlator runs it.
 type corrState struct {
 	c        *Correlation
+	cond     Condition  // c's, with the defaults applied
 	sources  []source   // the resolved Rules, in order
 	fields   [][]string // per source: the fields to read for GroupBy, after aliases
 	value    []string   // per source: the field to read for Field, after aliases
@@ -82,19 +83,20 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 		if k == nil {
 			return nil, fmt.Errorf("sigma: NewCorrelator: a correlation is nil")
 		}
-		if k.Type == 0 || k.Timespan <= 0 || len(k.Rules) == 0 {
-			return nil, fmt.Errorf("sigma: correlation %s is incomplete: read it with Parse", k.Key())
+		cond, _, err := k.check()
+		if err != nil {
+			return nil, fmt.Errorf("sigma: correlation %s: %v", k.Key(), err)
 		}
 		if _, dup := c.byKey[k.Key()]; dup {
 			return nil, fmt.Errorf("sigma: two correlations are named %s", k.Key())
 		}
-		cs := &corrState{c: k, groups: make(map[string]*group), typeName: k.Type.String()}
-		cs.atEnd = k.Type.metric() || k.Condition.upper()
+		cs := &corrState{c: k, cond: cond, groups: make(map[string]*group), typeName: k.Type.String()}
+		cs.atEnd = k.Type.metric() || cond.upper()
 		cs.need = 1
-		if g := k.Condition.Gte; g != nil {
+		if g := cond.Gte; g != nil {
 			cs.need = max(1, int(math.Ceil(*g)))
 		}
-		if g := k.Condition.Gt; g != nil {
+		if g := cond.Gt; g != nil {
 			cs.need = max(1, int(math.Floor(*g))+1)
 		}
 		c.byKey[k.Key()] = cs

@@ -332,7 +332,16 @@ func (p *corrParser) section(c *Correlation, n *yaml.Node) error {
 			return err
 		}
 	}
-	return p.check(c, n, condN)
+	cond, aboutCond, err := c.check()
+	if err != nil {
+		at := n
+		if aboutCond && condN != nil {
+			at = condN
+		}
+		return p.errf(at, "%v", err)
+	}
+	c.Condition = cond
+	return nil
 }
 
 // field reads correlation.field or condition.field: one field name, or a
@@ -404,103 +413,6 @@ func (p *corrParser) number(n *yaml.Node, what string, integer bool) (float64, e
 		return 0, p.errf(n, "%s: %s is not a number", what, n.Value)
 	}
 	return x, nil
-}
-
-// check verifies what each type requires once the section is read.
-func (p *corrParser) check(c *Correlation, n, condN *yaml.Node) error {
-	t := c.Type.String()
-	cond := &c.Condition
-	needsField := c.Type == ValueCount || c.Type.metric()
-	if needsField && c.Field == "" {
-		return p.errf(n, "%s needs condition.field", t)
-	}
-	if !needsField && c.Field != "" {
-		return p.errf(n, "%s takes no field: only value_count and the value metrics do", t)
-	}
-	if condN == nil || (cond.Gt == nil && cond.Gte == nil && cond.Lt == nil && cond.Lte == nil && cond.Eq == nil) {
-		if !c.Type.temporal() {
-			return p.errf(n, "%s needs a condition (gt, gte, lt, lte or eq)", t)
-		}
-		all := float64(len(c.Rules))
-		cond.Gte = &all
-		return nil
-	}
-	lower := 0
-	if cond.Gt != nil {
-		lower++
-	}
-	if cond.Gte != nil {
-		lower++
-	}
-	upper := 0
-	if cond.Lt != nil {
-		upper++
-	}
-	if cond.Lte != nil {
-		upper++
-	}
-	switch {
-	case cond.Eq != nil && (lower > 0 || upper > 0):
-		return p.errf(condN, "correlation.condition: eq cannot be combined with other bounds")
-	case lower > 1:
-		return p.errf(condN, "correlation.condition: gt and gte cannot be combined: a range is one lower and one upper bound")
-	case upper > 1:
-		return p.errf(condN, "correlation.condition: lt and lte cannot be combined: a range is one lower and one upper bound")
-	}
-	// A range that no value satisfies is a mistake in the rule.
-	lo, loIncl := math.Inf(-1), false
-	if cond.Gt != nil {
-		lo = *cond.Gt
-	}
-	if cond.Gte != nil {
-		lo, loIncl = *cond.Gte, true
-	}
-	hi, hiIncl := math.Inf(1), false
-	if cond.Lt != nil {
-		hi = *cond.Lt
-	}
-	if cond.Lte != nil {
-		hi, hiIncl = *cond.Lte, true
-	}
-	if lower > 0 && upper > 0 && (lo > hi || (lo == hi && !(loIncl && hiIncl))) {
-		return p.errf(condN, "correlation.condition %s can never hold", cond)
-	}
-	if !c.Type.metric() {
-		// Counts are whole numbers of at least 1: try the least one the
-		// lower bound allows.
-		n0 := 1.0
-		switch {
-		case cond.Gte != nil:
-			n0 = math.Max(1, *cond.Gte)
-		case cond.Gt != nil:
-			n0 = math.Max(1, *cond.Gt+1)
-		case cond.Eq != nil:
-			n0 = math.Max(1, *cond.Eq)
-		}
-		if !cond.Holds(n0) {
-			return p.errf(condN, "correlation.condition %s can never hold: a group's count is a whole number of at least 1", cond)
-		}
-	}
-	if c.Type.temporal() {
-		all := float64(len(c.Rules))
-		if cond.Lt != nil || cond.Lte != nil {
-			return p.errf(condN, "%s with lt or lte is not supported: use gt, gte or eq", t)
-		}
-		if cond.Eq != nil {
-			if *cond.Eq != all {
-				return p.errf(condN, "%s with eq other than the number of rules (%d) is not supported: use gte", t, len(c.Rules))
-			}
-			// eq all rules: the count cannot exceed it, so gte is the same.
-			cond.Eq, cond.Gte = nil, &all
-		}
-		if lo > all {
-			return p.errf(condN, "correlation.condition %s can never hold: %s refers to %d rules", cond, t, len(c.Rules))
-		}
-		if c.Type == TemporalOrdered && lo != all && !(cond.Gt != nil && *cond.Gt == all-1) {
-			return p.errf(condN, "temporal_ordered with a condition other than all its rules is not supported")
-		}
-	}
-	return nil
 }
 
 // aliases reads correlation.aliases: alias → rule → field.

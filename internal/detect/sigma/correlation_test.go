@@ -471,3 +471,37 @@ func TestNewCorrelator_RejectsBadReferences(t *testing.T) {
 		})
 	}
 }
+
+func TestNewCorrelator_ChecksCorrelationsBuiltByHand(t *testing.T) {
+	a, b := testRule("ra", "a"), testRule("rb", "b")
+	two := 2.0
+	tests := []struct {
+		name string
+		k    Correlation
+		want string
+	}{
+		{"no type", Correlation{Title: "t", Rules: []string{"a"}, Timespan: time.Minute}, "unknown correlation type"},
+		{"no timespan", Correlation{Title: "t", Type: Temporal, Rules: []string{"a"}}, "timespan 0s is not positive"},
+		{"no rules", Correlation{Title: "t", Type: Temporal, Timespan: time.Minute}, "correlation.rules is empty"},
+		{"no condition", Correlation{Title: "t", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute}, "event_count needs a condition"},
+		{"no field", Correlation{Title: "t", Type: ValueSum, Rules: []string{"a"}, Timespan: time.Minute, Condition: Condition{Gt: &two}}, "value_sum needs condition.field"},
+		{"temporal lt", Correlation{Title: "t", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Condition: Condition{Lt: &two}}, "temporal with lt or lte is not supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewCorrelator([]*Rule{a, b}, []*Correlation{&tt.k})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "correlation t:") {
+				t.Errorf("NewCorrelator error = %v, want one naming t and containing %q", err, tt.want)
+			}
+		})
+	}
+	// A temporal correlation without a condition needs all its rules; the
+	// Correlation itself is left as given.
+	k := &Correlation{Title: "t", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute}
+	c := mustCorrelator(t, []*Rule{a, b}, []*Correlation{k})
+	u := corrEvent{}
+	equalMatches(t, run(c, []step{{a, 0, 1, u}, {a, 1, 2, u}, {b, 2, 3, u}}), []string{"t[] 2 [2 3] 1-2"})
+	if k.Condition.Gte != nil {
+		t.Errorf("NewCorrelator changed the Correlation's condition to %s", k.Condition)
+	}
+}

@@ -152,7 +152,7 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 // addSliding counts o in the sliding window g; while quiet it keeps
 // counting, but no more than the condition needs, and matches nothing.
 func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
-	cond := cs.c.Condition
+	cond := cs.cond
 	cutoff := o.at - int64(cs.c.Timespan)
 	switch cs.c.Type {
 	case EventCount:
@@ -267,7 +267,7 @@ func (cs *corrState) addAtEnd(g *group, o *obs) {
 	if g.dead {
 		return
 	}
-	cond := cs.c.Condition
+	cond := cs.cond
 	switch {
 	case cs.c.Type == ValueCount:
 		if g.seen == nil {
@@ -315,7 +315,7 @@ func (cs *corrState) close(g *group) *Match {
 	case ValueMax:
 		v = g.max
 	}
-	if math.IsNaN(v) || !cs.c.Condition.Holds(v) {
+	if math.IsNaN(v) || !cs.cond.Holds(v) {
 		return nil
 	}
 	if cs.c.Type == ValueCount {
