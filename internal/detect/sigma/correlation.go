@@ -58,17 +58,18 @@ func (t CorrelationType) metric() bool { return t >= ValueSum && t <= ValueMax }
 // temporal reports whether the type is temporal or temporal_ordered.
 func (t CorrelationType) temporal() bool { return t == Temporal || t == TemporalOrdered }
 
-// Condition is a correlation's condition: one comparison, or a lower and
-// an upper bound that together make a range. Each bound is nil when
-// absent. The value compared is the count of events (event_count), of
-// distinct values (value_count), of distinct rules matched (temporal
-// types), or the metric (value_sum, value_avg, value_min, value_max).
-type Condition struct {
+// CorrelationCondition is a correlation's condition: one comparison, or
+// a lower and an upper bound that together make a range. Each bound is
+// nil when absent. The value compared is the count of events
+// (event_count), of distinct values (value_count), of distinct rules
+// matched (temporal types), or the metric (value_sum, value_avg,
+// value_min, value_max).
+type CorrelationCondition struct {
 	Gt, Gte, Lt, Lte, Eq *float64
 }
 
 // Holds reports whether v satisfies every bound of the condition.
-func (c Condition) Holds(v float64) bool {
+func (c CorrelationCondition) Holds(v float64) bool {
 	switch {
 	case c.Gt != nil && !(v > *c.Gt),
 		c.Gte != nil && !(v >= *c.Gte),
@@ -83,11 +84,11 @@ func (c Condition) Holds(v float64) bool {
 // upper reports whether the condition bounds the value from above (lt,
 // lte or eq). Such a condition can only be decided when the window
 // closes, since more events may still come.
-func (c Condition) upper() bool { return c.Lt != nil || c.Lte != nil || c.Eq != nil }
+func (c CorrelationCondition) upper() bool { return c.Lt != nil || c.Lte != nil || c.Eq != nil }
 
 // String returns the condition as written in rules, bounds in the order
 // gt, gte, eq, lt, lte.
-func (c Condition) String() string {
+func (c CorrelationCondition) String() string {
 	var parts []string
 	add := func(op string, v *float64) {
 		if v != nil {
@@ -139,7 +140,7 @@ type Correlation struct {
 	Timespan time.Duration
 	// Condition is when the correlation matches. For temporal types
 	// without a condition in the rule it is gte the number of rules.
-	Condition Condition
+	Condition CorrelationCondition
 	// Field is the field whose values value_count counts and the metrics
 	// aggregate; empty for the other types.
 	Field string
@@ -169,34 +170,34 @@ func (c *Correlation) Key() string {
 // type without a condition needs all its rules (gte their number), and
 // eq all its rules is the same as gte. aboutCond tells whether an error
 // concerns the condition.
-func (c *Correlation) check() (_ Condition, aboutCond bool, _ error) {
+func (c *Correlation) check() (_ CorrelationCondition, aboutCond bool, _ error) {
 	t := c.Type.String()
 	if _, ok := correlationTypeNames[c.Type]; !ok {
-		return Condition{}, false, fmt.Errorf("unknown correlation type %s", t)
+		return CorrelationCondition{}, false, fmt.Errorf("unknown correlation type %s", t)
 	}
 	if c.Timespan <= 0 {
-		return Condition{}, false, fmt.Errorf("the timespan %v is not positive", c.Timespan)
+		return CorrelationCondition{}, false, fmt.Errorf("the timespan %v is not positive", c.Timespan)
 	}
 	if len(c.Rules) == 0 {
-		return Condition{}, false, fmt.Errorf("correlation.rules is empty")
+		return CorrelationCondition{}, false, fmt.Errorf("correlation.rules is empty")
 	}
 	cv := c.Condition
 	cond := &cv
 	for _, b := range []*float64{cond.Gt, cond.Gte, cond.Lt, cond.Lte, cond.Eq} {
 		if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
-			return Condition{}, true, fmt.Errorf("correlation.condition %s is not a number", cond)
+			return CorrelationCondition{}, true, fmt.Errorf("correlation.condition %s is not a number", cond)
 		}
 	}
 	needsField := c.Type == ValueCount || c.Type.metric()
 	if needsField && c.Field == "" {
-		return Condition{}, false, fmt.Errorf("%s needs condition.field", t)
+		return CorrelationCondition{}, false, fmt.Errorf("%s needs condition.field", t)
 	}
 	if !needsField && c.Field != "" {
-		return Condition{}, false, fmt.Errorf("%s takes no field: only value_count and the value metrics do", t)
+		return CorrelationCondition{}, false, fmt.Errorf("%s takes no field: only value_count and the value metrics do", t)
 	}
 	if cond.Gt == nil && cond.Gte == nil && cond.Lt == nil && cond.Lte == nil && cond.Eq == nil {
 		if !c.Type.temporal() {
-			return Condition{}, false, fmt.Errorf("%s needs a condition (gt, gte, lt, lte or eq)", t)
+			return CorrelationCondition{}, false, fmt.Errorf("%s needs a condition (gt, gte, lt, lte or eq)", t)
 		}
 		all := float64(len(c.Rules))
 		cond.Gte = &all
@@ -218,11 +219,11 @@ func (c *Correlation) check() (_ Condition, aboutCond bool, _ error) {
 	}
 	switch {
 	case cond.Eq != nil && (lower > 0 || upper > 0):
-		return Condition{}, true, fmt.Errorf("correlation.condition: eq cannot be combined with other bounds")
+		return CorrelationCondition{}, true, fmt.Errorf("correlation.condition: eq cannot be combined with other bounds")
 	case lower > 1:
-		return Condition{}, true, fmt.Errorf("correlation.condition: gt and gte cannot be combined: a range is one lower and one upper bound")
+		return CorrelationCondition{}, true, fmt.Errorf("correlation.condition: gt and gte cannot be combined: a range is one lower and one upper bound")
 	case upper > 1:
-		return Condition{}, true, fmt.Errorf("correlation.condition: lt and lte cannot be combined: a range is one lower and one upper bound")
+		return CorrelationCondition{}, true, fmt.Errorf("correlation.condition: lt and lte cannot be combined: a range is one lower and one upper bound")
 	}
 	// A range that no value satisfies is a mistake in the rule.
 	lo, loIncl := math.Inf(-1), false
@@ -240,7 +241,7 @@ func (c *Correlation) check() (_ Condition, aboutCond bool, _ error) {
 		hi, hiIncl = *cond.Lte, true
 	}
 	if lower > 0 && upper > 0 && (lo > hi || (lo == hi && !(loIncl && hiIncl))) {
-		return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold", cond)
+		return CorrelationCondition{}, true, fmt.Errorf("correlation.condition %s can never hold", cond)
 	}
 	if !c.Type.metric() {
 		// Counts are whole numbers of at least 1: try the least one the
@@ -255,26 +256,26 @@ func (c *Correlation) check() (_ Condition, aboutCond bool, _ error) {
 			n0 = math.Max(1, *cond.Eq)
 		}
 		if !cond.Holds(n0) {
-			return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold: a group's count is a whole number of at least 1", cond)
+			return CorrelationCondition{}, true, fmt.Errorf("correlation.condition %s can never hold: a group's count is a whole number of at least 1", cond)
 		}
 	}
 	if c.Type.temporal() {
 		all := float64(len(c.Rules))
 		if cond.Lt != nil || cond.Lte != nil {
-			return Condition{}, true, fmt.Errorf("%s with lt or lte is not supported: use gt, gte or eq", t)
+			return CorrelationCondition{}, true, fmt.Errorf("%s with lt or lte is not supported: use gt, gte or eq", t)
 		}
 		if cond.Eq != nil {
 			if *cond.Eq != all {
-				return Condition{}, true, fmt.Errorf("%s with eq other than the number of rules (%d) is not supported: use gte", t, len(c.Rules))
+				return CorrelationCondition{}, true, fmt.Errorf("%s with eq other than the number of rules (%d) is not supported: use gte", t, len(c.Rules))
 			}
 			// eq all rules: the count cannot exceed it, so gte is the same.
 			cond.Eq, cond.Gte = nil, &all
 		}
 		if lo > all {
-			return Condition{}, true, fmt.Errorf("correlation.condition %s can never hold: %s refers to %d rules", cond, t, len(c.Rules))
+			return CorrelationCondition{}, true, fmt.Errorf("correlation.condition %s can never hold: %s refers to %d rules", cond, t, len(c.Rules))
 		}
 		if c.Type == TemporalOrdered && lo != all && !(cond.Gt != nil && *cond.Gt == all-1) {
-			return Condition{}, true, fmt.Errorf("temporal_ordered with a condition other than all its rules is not supported")
+			return CorrelationCondition{}, true, fmt.Errorf("temporal_ordered with a condition other than all its rules is not supported")
 		}
 	}
 	return cv, false, nil

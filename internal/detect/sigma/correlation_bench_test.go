@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// benchCorrelation is a correlation of the given type over rule r by
+// corrBenchCorrelation is a correlation of the given type over rule r by
 // user, with a 1h window and a bound of 100.
-func benchCorrelation(b *testing.B, typ string) *Correlation {
+func corrBenchCorrelation(b *testing.B, typ string) *Correlation {
 	field := ""
 	if typ == "value_count" {
 		field = "field: patient, "
@@ -17,9 +17,9 @@ func benchCorrelation(b *testing.B, typ string) *Correlation {
 	return mustCorrelation(b, fmt.Sprintf("title: b\nid: b\ncorrelation: {type: %s, rules: [r], group-by: [user], timespan: 1h, condition: {%sgte: 100}}", typ, field))
 }
 
-// benchEvents makes events of groups users, each with a patient of its
+// corrBenchEvents makes events of groups users, each with a patient of its
 // own per index.
-func benchEvents(groups, perGroup int) []corrEvent {
+func corrBenchEvents(groups, perGroup int) []corrEvent {
 	evs := make([]corrEvent, 0, groups*perGroup)
 	for i := range perGroup {
 		for g := range groups {
@@ -34,15 +34,15 @@ func benchEvents(groups, perGroup int) []corrEvent {
 func BenchmarkObserve(b *testing.B) {
 	for _, typ := range []string{"event_count", "value_count", "temporal"} {
 		b.Run(typ, func(b *testing.B) {
-			r := testRule("r", "r")
+			r := corrRule("r", "r")
 			var k *Correlation
 			if typ == "temporal" {
 				k = mustCorrelation(b, "title: b\nid: b\ncorrelation: {type: temporal, rules: [r, other], group-by: [user], timespan: 1h}")
 			} else {
-				k = benchCorrelation(b, typ)
+				k = corrBenchCorrelation(b, typ)
 			}
-			c := mustCorrelator(b, []*Rule{r, testRule("o", "other")}, []*Correlation{k})
-			evs := benchEvents(1000, 10)
+			c := mustCorrelator(b, []*Rule{r, corrRule("o", "other")}, []*Correlation{k})
+			evs := corrBenchEvents(1000, 10)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
@@ -60,11 +60,11 @@ func BenchmarkCorrelatorMemory(b *testing.B) {
 	for _, typ := range []string{"event_count", "value_count"} {
 		for _, per := range []int{1, 99} {
 			b.Run(fmt.Sprintf("%s/%devents", typ, per), func(b *testing.B) {
-				r := testRule("r", "r")
-				evs := benchEvents(1000, per)
+				r := corrRule("r", "r")
+				evs := corrBenchEvents(1000, per)
 				var perThousand float64
 				for range b.N {
-					c := mustCorrelator(b, []*Rule{r}, []*Correlation{benchCorrelation(b, typ)})
+					c := mustCorrelator(b, []*Rule{r}, []*Correlation{corrBenchCorrelation(b, typ)})
 					var before, after runtime.MemStats
 					runtime.GC()
 					runtime.ReadMemStats(&before)

@@ -9,37 +9,38 @@ import (
 // corrState is one correlation as the Correlator runs it.
 type corrState struct {
 	c        *Correlation
-	cond     Condition  // c's, with the defaults applied
-	sources  []source   // the resolved Rules, in order
-	fields   [][]string // per source: the fields to read for GroupBy, after aliases
-	value    []string   // per source: the field to read for Field, after aliases
-	atEnd    bool       // decided at window end
-	need     int        // sliding: the least count for which the lower bound holds
-	groups   map[string]*group
-	oldest   *group // the list of groups, least recently touched first
-	newest   *group
-	users    []consumer // correlations that refer to this one
+	cond     CorrelationCondition // c's, with the defaults applied
+	sources  []corrSource         // the resolved Rules, in order
+	fields   [][]string           // per source: the fields to read for GroupBy, after aliases
+	value    []string             // per source: the field to read for Field, after aliases
+	atEnd    bool                 // decided at window end
+	need     int                  // sliding: the least count for which the lower bound holds
+	groups   map[string]*corrGroup
+	oldest   *corrGroup // the list of groups, least recently touched first
+	newest   *corrGroup
+	users    []corrConsumer // correlations that refer to this one
 	evicted  uint64
 	matches  uint64
 	typeName string
 }
 
-// source is one entry of a correlation's rules: a rule or a correlation.
-type source struct {
+// corrSource is one entry of a correlation's rules: a rule or a
+// correlation.
+type corrSource struct {
 	rule *Rule
 	corr *corrState
 }
 
-func (s source) key() string {
+func (s corrSource) key() string {
 	if s.rule != nil {
 		return s.rule.Key()
 	}
 	return s.corr.c.Key()
 }
 
-// consumer is a correlation that refers to a rule or correlation, as its
-// source number src.
-type consumer struct {
+// corrConsumer is a correlation that refers to a rule or correlation, as
+// its source number src.
+type corrConsumer struct {
 	cs  *corrState
 	src int
 }
@@ -53,7 +54,7 @@ type consumer struct {
 func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption) (*Correlator, error) {
 	c := &Correlator{
 		byKey:     make(map[string]*corrState),
-		byRule:    make(map[*Rule][]consumer),
+		byRule:    make(map[*Rule][]corrConsumer),
 		generate:  make(map[any]bool),
 		maxGroups: DefaultMaxGroups,
 	}
@@ -90,7 +91,7 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 		if _, dup := c.byKey[k.Key()]; dup {
 			return nil, fmt.Errorf("sigma: two correlations are named %s", k.Key())
 		}
-		cs := &corrState{c: k, cond: cond, groups: make(map[string]*group), typeName: k.Type.String()}
+		cs := &corrState{c: k, cond: cond, groups: make(map[string]*corrGroup), typeName: k.Type.String()}
 		cs.atEnd = k.Type.metric() || cond.upper()
 		cs.need = 1
 		if g := cond.Gte; g != nil {
@@ -104,21 +105,21 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 		addName(k.ID, cs)
 		addName(k.Name, cs)
 	}
-	resolve := func(cs *corrState, ref string) (source, error) {
+	resolve := func(cs *corrState, ref string) (corrSource, error) {
 		xs := names[ref]
 		switch {
 		case len(xs) == 0:
-			return source{}, fmt.Errorf("sigma: correlation %s refers to %s, which is no rule or correlation", cs.c.Key(), ref)
+			return corrSource{}, fmt.Errorf("sigma: correlation %s refers to %s, which is no rule or correlation", cs.c.Key(), ref)
 		case len(xs) > 1:
-			return source{}, fmt.Errorf("sigma: correlation %s refers to %s, which names more than one rule or correlation", cs.c.Key(), ref)
+			return corrSource{}, fmt.Errorf("sigma: correlation %s refers to %s, which names more than one rule or correlation", cs.c.Key(), ref)
 		}
 		if r, ok := xs[0].(*Rule); ok {
-			return source{rule: r}, nil
+			return corrSource{rule: r}, nil
 		}
-		return source{corr: xs[0].(*corrState)}, nil
+		return corrSource{corr: xs[0].(*corrState)}, nil
 	}
 	for _, cs := range c.corrs {
-		seen := make(map[any]bool)
+		done := make(map[any]bool)
 		for _, ref := range cs.c.Rules {
 			s, err := resolve(cs, ref)
 			if err != nil {
@@ -131,10 +132,10 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 			if s.corr == cs {
 				return nil, fmt.Errorf("sigma: correlation %s refers to itself", cs.c.Key())
 			}
-			if seen[x] {
+			if done[x] {
 				return nil, fmt.Errorf("sigma: correlation %s refers to %s twice", cs.c.Key(), s.key())
 			}
-			seen[x] = true
+			done[x] = true
 			cs.sources = append(cs.sources, s)
 			c.generate[x] = c.generate[x] || cs.c.Generate
 		}
@@ -143,9 +144,9 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 		}
 		for i, s := range cs.sources {
 			if s.rule != nil {
-				c.byRule[s.rule] = append(c.byRule[s.rule], consumer{cs: cs, src: i})
+				c.byRule[s.rule] = append(c.byRule[s.rule], corrConsumer{cs: cs, src: i})
 			} else {
-				s.corr.users = append(s.corr.users, consumer{cs: cs, src: i})
+				s.corr.users = append(s.corr.users, corrConsumer{cs: cs, src: i})
 			}
 		}
 	}
@@ -157,7 +158,7 @@ func NewCorrelator(rules []*Rule, corrs []*Correlation, opts ...CorrelatorOption
 
 // bindFields resolves the aliases of cs and works out, per source, which
 // fields to read.
-func (c *Correlator) bindFields(cs *corrState, resolve func(*corrState, string) (source, error)) error {
+func (c *Correlator) bindFields(cs *corrState, resolve func(*corrState, string) (corrSource, error)) error {
 	perSource := make([]map[string]string, len(cs.sources))
 	for alias, m := range cs.c.Aliases {
 		for ref, field := range m {

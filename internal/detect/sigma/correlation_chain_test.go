@@ -37,8 +37,8 @@ correlation:
 `
 
 func bruteForceCorrelator(t testing.TB) (c *Correlator, failed, success *Rule) {
-	failed = testRule("53ba33fd-3a50-4468-a5ef-c583635cfa92", "failed_login")
-	success = testRule("4d0a2c83-c62c-4ed4-b475-c7e23a9269b8", "successful_login")
+	failed = corrRule("53ba33fd-3a50-4468-a5ef-c583635cfa92", "failed_login")
+	success = corrRule("4d0a2c83-c62c-4ed4-b475-c7e23a9269b8", "successful_login")
 	corrs := []*Correlation{mustCorrelation(t, bruteForce), mustCorrelation(t, manyFailed)}
 	return mustCorrelator(t, []*Rule{failed, success}, corrs), failed, success
 }
@@ -46,17 +46,17 @@ func bruteForceCorrelator(t testing.TB) (c *Correlator, failed, success *Rule) {
 func TestCorrelation_ChainedFailedLoginsThenSuccess(t *testing.T) {
 	c, failed, success := bruteForceCorrelator(t)
 	alice, bob := corrEvent{"User": "alice"}, corrEvent{"User": "bob"}
-	var steps []step
+	var steps []corrStep
 	for i := range 10 {
-		steps = append(steps, step{failed, i * 10, int64(i + 1), alice})
+		steps = append(steps, corrStep{failed, i * 10, int64(i + 1), alice})
 	}
 	steps = append(steps,
-		step{failed, 100, 11, bob},
-		step{success, 120, 12, bob},   // bob failed once only
-		step{success, 130, 13, alice}, // alice: ten failures, then in
+		corrStep{failed, 100, 11, bob},
+		corrStep{success, 120, 12, bob},   // bob failed once only
+		corrStep{success, 130, 13, alice}, // alice: ten failures, then in
 	)
-	got := run(c, steps)
-	equalMatches(t, got, []string{
+	got := corrRun(c, steps)
+	corrEqual(t, got, []string{
 		"a8418a5a-5fc4-46b5-b23b-6c73beb19d41[User=alice] 10 [1 2 3 4 5 6 7 8 9 10] 0-90",
 		"b180ead8-d58f-40b2-ae54-c8940995b9b6[User=alice] 2 [1 2 3 4 5 6 7 8 9 10 13] 90-130",
 	})
@@ -65,17 +65,17 @@ func TestCorrelation_ChainedFailedLoginsThenSuccess(t *testing.T) {
 func TestCorrelation_ChainedSuccessBeforeFailuresDoesNotMatch(t *testing.T) {
 	c, failed, success := bruteForceCorrelator(t)
 	alice := corrEvent{"User": "alice"}
-	steps := []step{{success, 0, 1, alice}}
+	steps := []corrStep{{success, 0, 1, alice}}
 	for i := range 10 {
-		steps = append(steps, step{failed, 1 + i, int64(i + 2), alice})
+		steps = append(steps, corrStep{failed, 1 + i, int64(i + 2), alice})
 	}
-	got := run(c, steps)
-	equalMatches(t, got, []string{"a8418a5a-5fc4-46b5-b23b-6c73beb19d41[User=alice] 10 [2 3 4 5 6 7 8 9 10 11] 1-10"})
+	got := corrRun(c, steps)
+	corrEqual(t, got, []string{"a8418a5a-5fc4-46b5-b23b-6c73beb19d41[User=alice] 10 [2 3 4 5 6 7 8 9 10 11] 1-10"})
 }
 
 func TestCorrelation_Generates(t *testing.T) {
 	c, failed, success := bruteForceCorrelator(t)
-	alone := testRule("z", "alone")
+	alone := corrRule("z", "alone")
 	if c.Generates(failed) || c.Generates(success) {
 		t.Errorf("Generates of rules referred to by correlations without generate: want false")
 	}
@@ -91,7 +91,7 @@ func TestCorrelation_Generates(t *testing.T) {
 
 	gen := mustCorrelation(t, strings.Replace(countGte3, "timespan: 10s", "timespan: 10s\n  generate: true", 1))
 	other := mustCorrelation(t, strings.Replace(countGte3, "id: c3", "id: c4", 1))
-	f := testRule("f-1", "failed")
+	f := corrRule("f-1", "failed")
 	c3 := mustCorrelator(t, []*Rule{f}, []*Correlation{gen, other})
 	if !c3.Generates(f) {
 		t.Errorf("Generates of a rule referred to by one correlation with generate: true: want true")
@@ -99,19 +99,19 @@ func TestCorrelation_Generates(t *testing.T) {
 }
 
 func TestCorrelation_ChainedOuterGroupsByAFieldOfTheInnerEvents(t *testing.T) {
-	failed := testRule("f", "failed_login")
-	success := testRule("s", "successful_login")
+	failed := corrRule("f", "failed_login")
+	success := corrRule("s", "successful_login")
 	inner := mustCorrelation(t, strings.Replace(strings.Replace(manyFailed, "- User", "- ComputerName", 1), "gte: 10", "gte: 2", 1))
 	outer := mustCorrelation(t, strings.Replace(strings.Replace(bruteForce, "- User", "- user_name", 1), "    timespan: 10m\n",
 		"    timespan: 10m\n    aliases:\n        user_name:\n            multiple_failed_login: User\n            successful_login: TargetUserName\n", 1))
 	c := mustCorrelator(t, []*Rule{failed, success}, []*Correlation{outer, inner})
-	got := run(c, []step{
+	got := corrRun(c, []corrStep{
 		{failed, 0, 1, corrEvent{"ComputerName": "pc1", "User": "alice"}},
 		{failed, 1, 2, corrEvent{"ComputerName": "pc1", "User": "alice"}},
 		{success, 2, 3, corrEvent{"TargetUserName": "bob"}},
 		{success, 3, 4, corrEvent{"TargetUserName": "alice"}},
 	})
-	equalMatches(t, got, []string{
+	corrEqual(t, got, []string{
 		"a8418a5a-5fc4-46b5-b23b-6c73beb19d41[ComputerName=pc1] 2 [1 2] 0-1",
 		"b180ead8-d58f-40b2-ae54-c8940995b9b6[user_name=alice] 2 [1 2 4] 1-3",
 	})

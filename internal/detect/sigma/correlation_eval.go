@@ -73,7 +73,7 @@ type Correlator struct {
 	mu        sync.Mutex
 	corrs     []*corrState
 	byKey     map[string]*corrState // by Correlation.Key, for Restore
-	byRule    map[*Rule][]consumer
+	byRule    map[*Rule][]corrConsumer
 	generate  map[any]bool // rules and correlations referred to, and whether one of those correlations generates them
 	maxGroups int
 	clock     int64 // the latest time seen, in Unix nanoseconds
@@ -118,8 +118,8 @@ type CorrelatorOption func(*Correlator)
 // WithMaxGroups says otherwise.
 const DefaultMaxGroups = 100_000
 
-// maxRefs bounds the refs a window keeps and a Match carries.
-const maxRefs = 100
+// corrMaxRefs bounds the refs a window keeps and a Match carries.
+const corrMaxRefs = 100
 
 // WithMaxGroups bounds the groups each correlation keeps at n (at least
 // 1): a new group beyond it drops the group touched least recently (for a
@@ -145,9 +145,10 @@ type CorrelationStats struct {
 // Observe takes one event e that matched the base rule r at time at; ref
 // is the caller's id for the event (anzen passes the audit log's
 // sequence number). r is one of the rules given to NewCorrelator, the
-// same pointer; another rule concerns no correlation. It first closes the windows that at has passed, as
-// Advance does, then updates every correlation that refers to r, and
-// returns the Matches of both, chained Matches included.
+// same pointer; another rule concerns no correlation. Observe first
+// closes the windows that at has passed, as Advance does, then updates
+// every correlation that refers to r, and returns the Matches of both,
+// chained Matches included.
 func (c *Correlator) Observe(r *Rule, e Event, at time.Time, ref int64) []Match {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -229,7 +230,7 @@ func (c *Correlator) emit(cs *corrState, m *Match, last Event, now int64, out []
 	if len(cs.users) == 0 {
 		return out
 	}
-	e := matchEvent{m: m, last: last}
+	e := corrMatchEvent{m: m, last: last}
 	for _, u := range cs.users {
 		out = c.feed(u, e, now, m.Refs, m.Total, out)
 	}
@@ -238,22 +239,22 @@ func (c *Correlator) emit(cs *corrState, m *Match, last Event, now int64, out []
 
 // feed gives the observation of e (a base rule's event, or a Match) to
 // the correlation u.cs as its source u.src.
-func (c *Correlator) feed(u consumer, e Event, now int64, refs []int64, total int, out []Match) []Match {
+func (c *Correlator) feed(u corrConsumer, e Event, now int64, refs []int64, total int, out []Match) []Match {
 	cs := u.cs
-	o := obs{src: u.src, at: now, refs: refs, total: total}
+	o := corrObs{src: u.src, at: now, refs: refs, total: total}
 	switch {
 	case cs.c.Type == ValueCount:
 		v, ok := e.Field(cs.value[u.src])
 		if !ok || v == nil {
 			return out
 		}
-		o.value = fieldString(v)
+		o.value = corrFieldString(v)
 	case cs.c.Type.metric():
 		v, ok := e.Field(cs.value[u.src])
 		if !ok {
 			return out
 		}
-		if o.num, ok = fieldNumber(v); !ok {
+		if o.num, ok = corrFieldNumber(v); !ok {
 			return out
 		}
 	}
@@ -262,23 +263,23 @@ func (c *Correlator) feed(u consumer, e Event, now int64, refs []int64, total in
 	for _, f := range fields {
 		s := ""
 		if v, ok := e.Field(f); ok && v != nil {
-			s = fieldString(v)
+			s = corrFieldString(v)
 		}
 		vals = append(vals, s)
 	}
 	c.scratch = vals
 	// vals is not used past this point, so a chained feed may reuse it.
-	g := c.group(cs, vals, now)
+	g := c.groupFor(cs, vals, now)
 	if m := cs.add(g, &o); m != nil {
 		out = c.emit(cs, m, e, now, out)
 	}
 	return out
 }
 
-// group finds or makes the group of vals in cs, dropping the least
+// groupFor finds or makes the group of vals in cs, dropping the least
 // recently touched group when cs is full, and marks it touched.
-func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
-	key := groupKey(vals)
+func (c *Correlator) groupFor(cs *corrState, vals []string, now int64) *corrGroup {
+	key := corrGroupKey(vals)
 	g := cs.groups[key]
 	if g == nil {
 		if len(cs.groups) >= c.maxGroups {
@@ -290,9 +291,9 @@ func (c *Correlator) group(cs *corrState, vals []string, now int64) *group {
 		for i, v := range vals {
 			kept[i] = strings.Clone(v)
 		}
-		g = &group{key: groupKey(kept), vals: kept, t0: now}
+		g = &corrGroup{key: corrGroupKey(kept), vals: kept, t0: now}
 		if cs.atEnd {
-			g.endWindow = &endWindow{}
+			g.corrEndWindow = &corrEndWindow{}
 		}
 		cs.groups[key] = g
 		cs.push(g)

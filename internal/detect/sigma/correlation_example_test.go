@@ -18,7 +18,7 @@ func ExampleCorrelator() {
 		GroupBy:   []string{"user"},
 		Timespan:  10 * time.Minute,
 		Field:     "patient",
-		Condition: Condition{Gte: &three},
+		Condition: CorrelationCondition{Gte: &three},
 		Level:     LevelHigh,
 	}
 	c, err := NewCorrelator([]*Rule{view}, []*Correlation{many})

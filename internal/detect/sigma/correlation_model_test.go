@@ -8,41 +8,41 @@ import (
 	"time"
 )
 
-// refSliding is a plain model of a sliding event_count or value_count
+// corrModel is a plain model of a sliding event_count or value_count
 // correlation: it keeps every event since the last Match.
-type refSliding struct {
+type corrModel struct {
 	ts, need int64
 	distinct bool
-	groups   map[string]*refGroup
+	groups   map[string]*corrModelGroup
 }
 
-type refGroup struct {
-	evs   []refEvent
+type corrModelGroup struct {
+	evs   []corrModelEvent
 	fired bool
 	quiet int64
 }
 
-type refEvent struct {
+type corrModelEvent struct {
 	at, ref int64
 	value   string
 }
 
-func (m *refSliding) observe(user, value string, at, ref int64) (refs []int64, ok bool) {
+func (m *corrModel) observe(user, value string, at, ref int64) (refs []int64, ok bool) {
 	g := m.groups[user]
 	if g == nil {
-		g = &refGroup{}
+		g = &corrModelGroup{}
 		m.groups[user] = g
 	}
-	g.evs = append(g.evs, refEvent{at, ref, value})
+	g.evs = append(g.evs, corrModelEvent{at, ref, value})
 	// What is in the window, newest first, one per value for value_count.
-	var in []refEvent
-	seen := map[string]bool{}
+	var in []corrModelEvent
+	values := map[string]bool{}
 	for i := len(g.evs) - 1; i >= 0; i-- {
 		e := g.evs[i]
-		if e.at < at-m.ts || m.distinct && seen[e.value] {
+		if e.at < at-m.ts || m.distinct && values[e.value] {
 			continue
 		}
-		seen[e.value] = true
+		values[e.value] = true
 		in = append(in, e)
 	}
 	if int64(len(in)) < m.need || g.fired && at <= g.quiet {
@@ -72,10 +72,10 @@ func TestCorrelation_SlidingAgreesWithAPlainModel(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			op, bound = "gt", need-1
 		}
-		r := testRule("r", "r")
+		r := corrRule("r", "r")
 		k := mustCorrelation(t, fmt.Sprintf("title: t\nid: k\ncorrelation: {type: %s, rules: [r], group-by: [user], timespan: %ds, condition: {%s%s: %d}}", typ, ts, field, op, bound))
 		c := mustCorrelator(t, []*Rule{r}, []*Correlation{k})
-		model := &refSliding{ts: int64(ts) * int64(time.Second), need: need, distinct: distinct, groups: map[string]*refGroup{}}
+		model := &corrModel{ts: int64(ts) * int64(time.Second), need: need, distinct: distinct, groups: map[string]*corrModelGroup{}}
 		sec := 0
 		for i := range 300 {
 			sec += rng.IntN(3)
@@ -84,8 +84,8 @@ func TestCorrelation_SlidingAgreesWithAPlainModel(t *testing.T) {
 			}
 			user := fmt.Sprint("u", rng.IntN(3))
 			value := fmt.Sprint("v", rng.IntN(6))
-			got := c.Observe(r, corrEvent{"user": user, "v": value}, at(sec), int64(i))
-			wantRefs, want := model.observe(user, value, at(sec).Sub(corrT0).Nanoseconds(), int64(i))
+			got := c.Observe(r, corrEvent{"user": user, "v": value}, corrAt(sec), int64(i))
+			wantRefs, want := model.observe(user, value, corrAt(sec).Sub(corrT0).Nanoseconds(), int64(i))
 			if want != (len(got) == 1) || len(got) > 1 || want && !slices.Equal(got[0].Refs, wantRefs) {
 				t.Fatalf("round %d (%s %s %d in %ds), event %d of %s at %ds: got %v, want match %v refs %v",
 					round, typ, op, bound, ts, i, user, sec, got, want, wantRefs)

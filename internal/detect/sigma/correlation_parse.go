@@ -10,12 +10,12 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-var timespanRe = regexp.MustCompile(`^([0-9]+)([smhd])$`)
+var corrTimespanRe = regexp.MustCompile(`^([0-9]+)([smhd])$`)
 
-// parseTimespan reads a timespan written as a number and a lower-case
+// parseCorrTimespan reads a timespan written as a number and a lower-case
 // unit: s, m, h or d.
-func parseTimespan(s string) (time.Duration, bool) {
-	m := timespanRe.FindStringSubmatch(s)
+func parseCorrTimespan(s string) (time.Duration, bool) {
+	m := corrTimespanRe.FindStringSubmatch(s)
 	if m == nil {
 		return 0, false
 	}
@@ -86,15 +86,15 @@ func (p *corrParser) uniqueStrs(n *yaml.Node, what string) ([]string, error) {
 	if len(out) == 0 {
 		return nil, p.errf(n, "%s is empty", what)
 	}
-	seen := make(map[string]bool, len(out))
+	keys := make(map[string]bool, len(out))
 	for _, s := range out {
 		if s == "" {
 			return nil, p.errf(n, "%s holds an empty string", what)
 		}
-		if seen[s] {
+		if keys[s] {
 			return nil, p.errf(n, "%s lists %s twice", what, s)
 		}
-		seen[s] = true
+		keys[s] = true
 	}
 	return out, nil
 }
@@ -105,16 +105,16 @@ func (p *corrParser) pairs(n *yaml.Node, what string, fn func(k string, kn, v *y
 	if n.Kind != yaml.MappingNode {
 		return p.errf(n, "%s must be a mapping", what)
 	}
-	seen := make(map[string]bool, len(n.Content)/2)
+	keys := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, v := n.Content[i], n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode {
 			return p.errf(kn, "%s has a key that is not a string", what)
 		}
-		if seen[kn.Value] {
+		if keys[kn.Value] {
 			return p.errf(kn, "%s has the key %s twice", what, kn.Value)
 		}
-		seen[kn.Value] = true
+		keys[kn.Value] = true
 		if err := fn(kn.Value, kn, v); err != nil {
 			return err
 		}
@@ -319,7 +319,7 @@ func (p *corrParser) section(c *Correlation, n *yaml.Node) error {
 		return err
 	}
 	var ok bool
-	if c.Timespan, ok = parseTimespan(s); !ok {
+	if c.Timespan, ok = parseCorrTimespan(s); !ok {
 		return p.errf(timespanN, "correlation.timespan: %s is not a duration: use 30s, 5m, 1h or 2d", s)
 	}
 	if condN != nil {

@@ -67,7 +67,7 @@ correlation:
 		Custom: map[string]any{"description_ja": "多数の患者記録の閲覧"},
 		Type:   ValueCount, Rules: []string{"record_view", "5638f7c0-ac70-491d-8465-2a65075e0d86"},
 		GroupBy: []string{"user", "ward"}, Timespan: 90 * time.Minute,
-		Condition: Condition{Gt: &gt, Lte: &lte}, Field: "patient",
+		Condition: CorrelationCondition{Gt: &gt, Lte: &lte}, Field: "patient",
 		Aliases:  map[string]map[string]string{"user": {"record_view": "actor.id"}},
 		Generate: true,
 	}
@@ -247,7 +247,7 @@ func FuzzParseCorrelation(f *testing.F) {
 		// What is accepted must also build a correlator.
 		var rules []*Rule
 		for _, r := range c.Rules {
-			rules = append(rules, testRule("", r))
+			rules = append(rules, corrRule("", r))
 		}
 		cr, err := NewCorrelator(rules, []*Correlation{c}, WithMaxGroups(3))
 		if err != nil {

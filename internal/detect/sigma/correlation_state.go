@@ -6,29 +6,29 @@ import (
 	"maps"
 )
 
-// stateVersion is the version of the encoding of Save.
-const stateVersion = 1
+// corrStateVersion is the version of the encoding of Save.
+const corrStateVersion = 1
 
-// savedState is what Save writes: JSON, versioned.
-type savedState struct {
+// corrSavedState is what Save writes: JSON, versioned.
+type corrSavedState struct {
 	Version      int         `json:"version"`
 	Clock        int64       `json:"clock"` // the latest time seen, Unix nanoseconds
 	Started      bool        `json:"started"`
-	Correlations []savedCorr `json:"correlations"`
+	Correlations []corrSaved `json:"correlations"`
 }
 
-// savedCorr is the state of one correlation, named by its key and type:
+// corrSaved is the state of one correlation, named by its key and type:
 // a correlation whose type or way of deciding changed starts afresh.
-type savedCorr struct {
-	Key     string       `json:"key"`
-	Type    string       `json:"type"`
-	AtEnd   bool         `json:"at_end"`
-	Evicted uint64       `json:"evicted"`
-	Matches uint64       `json:"matches"`
-	Groups  []savedGroup `json:"groups"` // least recently touched first
+type corrSaved struct {
+	Key     string           `json:"key"`
+	Type    string           `json:"type"`
+	AtEnd   bool             `json:"at_end"`
+	Evicted uint64           `json:"evicted"`
+	Matches uint64           `json:"matches"`
+	Groups  []corrSavedGroup `json:"groups"` // least recently touched first
 }
 
-type savedGroup struct {
+type corrSavedGroup struct {
 	Vals  []string            `json:"vals"`
 	T0    int64               `json:"t0"`
 	Last  int64               `json:"last"`
@@ -36,7 +36,7 @@ type savedGroup struct {
 	Quiet int64               `json:"quiet,omitempty"`
 	Ents  [][2]int64          `json:"ents,omitempty"` // time, ref
 	Seen  map[string][2]int64 `json:"seen,omitempty"` // value → time, ref
-	Slots []savedSlot         `json:"slots,omitempty"`
+	Slots []corrSavedSlot     `json:"slots,omitempty"`
 	N     int                 `json:"n,omitempty"`
 	Dead  bool                `json:"dead,omitempty"`
 	Refs  []int64             `json:"refs,omitempty"`
@@ -46,7 +46,7 @@ type savedGroup struct {
 	Max   float64             `json:"max,omitempty"`
 }
 
-type savedSlot struct {
+type corrSavedSlot struct {
 	Start int64   `json:"start"`
 	At    int64   `json:"at"`
 	Refs  []int64 `json:"refs,omitempty"`
@@ -60,25 +60,25 @@ type savedSlot struct {
 func (c *Correlator) Save() ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := savedState{Version: stateVersion, Clock: c.clock, Started: c.started}
+	st := corrSavedState{Version: corrStateVersion, Clock: c.clock, Started: c.started}
 	for _, cs := range c.corrs {
-		sc := savedCorr{Key: cs.c.Key(), Type: cs.typeName, AtEnd: cs.atEnd, Evicted: cs.evicted, Matches: cs.matches}
+		sc := corrSaved{Key: cs.c.Key(), Type: cs.typeName, AtEnd: cs.atEnd, Evicted: cs.evicted, Matches: cs.matches}
 		for g := cs.oldest; g != nil; g = g.next {
-			sg := savedGroup{Vals: g.vals, T0: g.t0, Last: g.last, Fired: g.fired, Quiet: g.quiet}
-			if w := g.endWindow; w != nil {
+			sg := corrSavedGroup{Vals: g.vals, T0: g.t0, Last: g.last, Fired: g.fired, Quiet: g.quiet}
+			if w := g.corrEndWindow; w != nil {
 				sg.N, sg.Dead, sg.Refs, sg.Total, sg.Sum, sg.Min, sg.Max = w.n, w.dead, w.refs, w.total, w.sum, w.min, w.max
 			}
 			for _, e := range g.ents[g.head:] {
 				sg.Ents = append(sg.Ents, [2]int64{e.at, e.ref})
 			}
-			if len(g.seen) > 0 {
-				sg.Seen = make(map[string][2]int64, len(g.seen))
-				for v, s := range g.seen {
+			if len(g.values) > 0 {
+				sg.Seen = make(map[string][2]int64, len(g.values))
+				for v, s := range g.values {
 					sg.Seen[v] = [2]int64{s.at, s.ref}
 				}
 			}
 			for _, s := range g.slots {
-				sg.Slots = append(sg.Slots, savedSlot{Start: s.start, At: s.at, Refs: s.refs, Total: s.total})
+				sg.Slots = append(sg.Slots, corrSavedSlot{Start: s.start, At: s.at, Refs: s.refs, Total: s.total})
 			}
 			sc.Groups = append(sc.Groups, sg)
 		}
@@ -93,15 +93,15 @@ func (c *Correlator) Save() ([]byte, error) {
 // whose number of group-by values no longer fits. Groups beyond
 // WithMaxGroups are dropped, oldest first, and counted as evicted.
 func (c *Correlator) Restore(b []byte) error {
-	var st savedState
+	var st corrSavedState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("sigma: restoring the correlator: %w", err)
 	}
-	if st.Version != stateVersion {
-		return fmt.Errorf("sigma: restoring the correlator: state version %d, this build reads %d", st.Version, stateVersion)
+	if st.Version != corrStateVersion {
+		return fmt.Errorf("sigma: restoring the correlator: state version %d, this build reads %d", st.Version, corrStateVersion)
 	}
 	type restored struct {
-		groups           []*group
+		groups           []*corrGroup
 		evicted, matches uint64
 	}
 	fresh := make(map[*corrState]*restored)
@@ -110,7 +110,7 @@ func (c *Correlator) Restore(b []byte) error {
 		if cs == nil || cs.typeName != sc.Type || cs.atEnd != sc.AtEnd || fresh[cs] != nil {
 			continue
 		}
-		groups, err := restoreGroups(cs, sc.Groups)
+		groups, err := corrRestoreGroups(cs, sc.Groups)
 		if err != nil {
 			return fmt.Errorf("sigma: restoring correlation %s: %w", sc.Key, err)
 		}
@@ -120,7 +120,7 @@ func (c *Correlator) Restore(b []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, cs := range c.corrs {
-		cs.groups = make(map[string]*group)
+		cs.groups = make(map[string]*corrGroup)
 		cs.oldest, cs.newest = nil, nil
 		cs.evicted, cs.matches = 0, 0
 		r := fresh[cs]
@@ -144,9 +144,9 @@ func (c *Correlator) Restore(b []byte) error {
 	return nil
 }
 
-// restoreGroups turns saved groups back into windows of cs.
-func restoreGroups(cs *corrState, saved []savedGroup) ([]*group, error) {
-	out := make([]*group, 0, len(saved))
+// corrRestoreGroups turns saved groups back into windows of cs.
+func corrRestoreGroups(cs *corrState, saved []corrSavedGroup) ([]*corrGroup, error) {
+	out := make([]*corrGroup, 0, len(saved))
 	for _, sg := range saved {
 		if len(sg.Vals) != len(cs.c.GroupBy) {
 			continue
@@ -154,24 +154,24 @@ func restoreGroups(cs *corrState, saved []savedGroup) ([]*group, error) {
 		if len(sg.Slots) > 0 && len(sg.Slots) != len(cs.sources) {
 			continue
 		}
-		if len(sg.Refs) > maxRefs {
-			return nil, fmt.Errorf("a group holds %d refs, more than %d", len(sg.Refs), maxRefs)
+		if len(sg.Refs) > corrMaxRefs {
+			return nil, fmt.Errorf("a group holds %d refs, more than %d", len(sg.Refs), corrMaxRefs)
 		}
-		g := &group{key: groupKey(sg.Vals), vals: sg.Vals, t0: sg.T0, last: sg.Last, fired: sg.Fired, quiet: sg.Quiet}
+		g := &corrGroup{key: corrGroupKey(sg.Vals), vals: sg.Vals, t0: sg.T0, last: sg.Last, fired: sg.Fired, quiet: sg.Quiet}
 		if cs.atEnd {
-			g.endWindow = &endWindow{n: sg.N, dead: sg.Dead, refs: sg.Refs, total: sg.Total, sum: sg.Sum, min: sg.Min, max: sg.Max}
+			g.corrEndWindow = &corrEndWindow{n: sg.N, dead: sg.Dead, refs: sg.Refs, total: sg.Total, sum: sg.Sum, min: sg.Min, max: sg.Max}
 		}
 		for _, e := range sg.Ents {
-			g.ents = append(g.ents, entry{at: e[0], ref: e[1]})
+			g.ents = append(g.ents, corrEntry{at: e[0], ref: e[1]})
 		}
 		if len(sg.Seen) > 0 {
-			g.seen = make(map[string]seen, len(sg.Seen))
+			g.values = make(map[string]corrSeen, len(sg.Seen))
 			for v, s := range maps.All(sg.Seen) {
-				g.seen[v] = seen{at: s[0], ref: s[1]}
+				g.values[v] = corrSeen{at: s[0], ref: s[1]}
 			}
 		}
 		for _, s := range sg.Slots {
-			g.slots = append(g.slots, slot{start: s.Start, at: s.At, refs: s.Refs, total: s.Total})
+			g.slots = append(g.slots, corrSlot{start: s.Start, at: s.At, refs: s.Refs, total: s.Total})
 		}
 		out = append(out, g)
 	}

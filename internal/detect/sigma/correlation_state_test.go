@@ -8,10 +8,10 @@ import (
 	"testing"
 )
 
-// stateScenario is a set of correlations of every kind over three rules,
+// corrScenario is a set of correlations of every kind over three rules,
 // and a stream of their events.
-func stateScenario(t testing.TB) (rules []*Rule, corrs func() []*Correlation, steps []step) {
-	failed, success, view := testRule("f", "failed_login"), testRule("s", "successful_login"), testRule("v", "record_view")
+func corrScenario(t testing.TB) (rules []*Rule, corrs func() []*Correlation, steps []corrStep) {
+	failed, success, view := corrRule("f", "failed_login"), corrRule("s", "successful_login"), corrRule("v", "record_view")
 	rules = []*Rule{failed, success, view}
 	corrs = func() []*Correlation {
 		return []*Correlation{
@@ -29,26 +29,26 @@ func stateScenario(t testing.TB) (rules []*Rule, corrs func() []*Correlation, st
 	for i := range 400 {
 		sec += rng.IntN(4)
 		u := users[rng.IntN(len(users))]
-		var s step
+		var s corrStep
 		switch rng.IntN(3) {
 		case 0:
-			s = step{failed, sec, int64(i), corrEvent{"User": u}}
+			s = corrStep{failed, sec, int64(i), corrEvent{"User": u}}
 		case 1:
-			s = step{success, sec, int64(i), corrEvent{"User": u}}
+			s = corrStep{success, sec, int64(i), corrEvent{"User": u}}
 		default:
-			s = step{view, sec, int64(i), corrEvent{"User": u, "patient": fmt.Sprint("P", rng.IntN(6)), "ward": fmt.Sprint("W", rng.IntN(2)), "n": float64(rng.IntN(5))}}
+			s = corrStep{view, sec, int64(i), corrEvent{"User": u, "patient": fmt.Sprint("P", rng.IntN(6)), "ward": fmt.Sprint("W", rng.IntN(2)), "n": float64(rng.IntN(5))}}
 		}
 		steps = append(steps, s)
 		if rng.IntN(10) == 0 {
-			steps = append(steps, step{sec: sec + rng.IntN(30)})
+			steps = append(steps, corrStep{sec: sec + rng.IntN(30)})
 		}
 	}
 	return rules, corrs, steps
 }
 
 func TestCorrelator_SaveRestoreMidStreamGivesTheSameMatches(t *testing.T) {
-	rules, corrs, steps := stateScenario(t)
-	want := run(mustCorrelator(t, rules, corrs()), steps)
+	rules, corrs, steps := corrScenario(t)
+	want := corrRun(mustCorrelator(t, rules, corrs()), steps)
 	if len(want) < 20 {
 		t.Fatalf("the scenario gives %d matches only: make it richer", len(want))
 	}
@@ -61,7 +61,7 @@ func TestCorrelator_SaveRestoreMidStreamGivesTheSameMatches(t *testing.T) {
 	}
 	for cut := 0; cut <= len(steps); cut += 7 {
 		c := mustCorrelator(t, rules, corrs())
-		got := run(c, steps[:cut])
+		got := corrRun(c, steps[:cut])
 		b, err := c.Save()
 		if err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestCorrelator_SaveRestoreMidStreamGivesTheSameMatches(t *testing.T) {
 		if err := c2.Restore(b); err != nil {
 			t.Fatal(err)
 		}
-		got = append(got, run(c2, steps[cut:])...)
+		got = append(got, corrRun(c2, steps[cut:])...)
 		if !slices.Equal(got, want) {
 			i := 0
 			for i < min(len(got), len(want)) && got[i] == want[i] {
@@ -85,7 +85,7 @@ func TestCorrelator_SaveRestoreMidStreamGivesTheSameMatches(t *testing.T) {
 }
 
 func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	old := []*Correlation{
 		mustCorrelation(t, countGte3),
 		mustCorrelation(t, strings.Replace(countGte3, "id: c3", "id: gone", 1)),
@@ -93,7 +93,7 @@ func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
 	}
 	c := mustCorrelator(t, []*Rule{failed}, old)
 	u := corrEvent{"user": "u"}
-	run(c, evs(failed, u, 1, 0, 1))
+	corrRun(c, corrSteps(failed, u, 1, 0, 1))
 	b, err := c.Save()
 	if err != nil {
 		t.Fatal(err)
@@ -108,16 +108,16 @@ func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
 	}
 	// c3 goes on from two events; changed (now decided at window end)
 	// starts afresh with the third and closes with it alone.
-	got := run(c2, append(evs(failed, u, 3, 2), step{sec: 20}))
-	equalMatches(t, got, []string{"c3[user=u] 3 [1 2 3] 0-2", "changed[user=u] 1 [3] 2-2"})
+	got := corrRun(c2, append(corrSteps(failed, u, 3, 2), corrStep{sec: 20}))
+	corrEqual(t, got, []string{"c3[user=u] 3 [1 2 3] 0-2", "changed[user=u] 1 [3] 2-2"})
 }
 
 func TestCorrelator_RestoreKeepsMaxGroups(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	k := mustCorrelation(t, countGte3)
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
 	for i, u := range []string{"a", "b", "c", "d"} {
-		c.Observe(failed, corrEvent{"user": u}, at(i), int64(i))
+		c.Observe(failed, corrEvent{"user": u}, corrAt(i), int64(i))
 	}
 	b, _ := c.Save()
 	c2 := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)}, WithMaxGroups(2))
@@ -128,12 +128,12 @@ func TestCorrelator_RestoreKeepsMaxGroups(t *testing.T) {
 		t.Errorf("after Restore: %d groups, %d evicted; want 2 and 2", s.Groups, s.Evicted)
 	}
 	// The newest two, c and d, are kept.
-	got := run(c2, []step{{failed, 4, 10, corrEvent{"user": "d"}}, {failed, 4, 11, corrEvent{"user": "d"}}, {failed, 5, 12, corrEvent{"user": "a"}}})
-	equalMatches(t, got, []string{"c3[user=d] 3 [3 10 11] 3-4"})
+	got := corrRun(c2, []corrStep{{failed, 4, 10, corrEvent{"user": "d"}}, {failed, 4, 11, corrEvent{"user": "d"}}, {failed, 5, 12, corrEvent{"user": "a"}}})
+	corrEqual(t, got, []string{"c3[user=d] 3 [3 10 11] 3-4"})
 }
 
 func TestCorrelator_RestoreRejectsBadState(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
 	for _, tt := range []struct{ state, want string }{
 		{"nonsense", "restoring the correlator"},

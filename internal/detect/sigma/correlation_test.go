@@ -27,9 +27,9 @@ func (e corrEvent) Keywords(fn func(string) bool) bool {
 	return false
 }
 
-// testRule is a base rule that matches every event; correlations refer to
+// corrRule is a base rule that matches every event; correlations refer to
 // it by id or name.
-func testRule(id, name string) *Rule {
+func corrRule(id, name string) *Rule {
 	return &Rule{ID: id, Name: name, Title: name, match: func(Event) bool { return true }}
 }
 
@@ -59,37 +59,37 @@ func mustCorrelator(t testing.TB, rules []*Rule, corrs []*Correlation, opts ...C
 
 var corrT0 = time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
 
-// at is corrT0 plus s seconds.
-func at(s int) time.Time { return corrT0.Add(time.Duration(s) * time.Second) }
+// corrAt is corrT0 plus s seconds.
+func corrAt(s int) time.Time { return corrT0.Add(time.Duration(s) * time.Second) }
 
-// step is one call in a scenario: an event of rule at second sec with
+// corrStep is one call in a scenario: an event of rule at second sec with
 // ref, or (rule nil) an Advance to sec.
-type step struct {
+type corrStep struct {
 	rule *Rule
 	sec  int
 	ref  int64
 	ev   corrEvent
 }
 
-// run plays the steps and returns every Match, summarised.
-func run(c *Correlator, steps []step) []string {
+// corrRun plays the steps and returns every Match, summarised.
+func corrRun(c *Correlator, steps []corrStep) []string {
 	var out []string
 	for _, s := range steps {
 		var ms []Match
 		if s.rule == nil {
-			ms = c.Advance(at(s.sec))
+			ms = c.Advance(corrAt(s.sec))
 		} else {
-			ms = c.Observe(s.rule, s.ev, at(s.sec), s.ref)
+			ms = c.Observe(s.rule, s.ev, corrAt(s.sec), s.ref)
 		}
 		for _, m := range ms {
-			out = append(out, summary(m))
+			out = append(out, corrSummary(m))
 		}
 	}
 	return out
 }
 
-// summary writes a Match as "key[group] value refs", plus its times.
-func summary(m Match) string {
+// corrSummary writes a Match as "key[group] value refs", plus its times.
+func corrSummary(m Match) string {
 	var g []string
 	for _, v := range m.Group {
 		g = append(g, v.Field+"="+v.Value)
@@ -98,19 +98,19 @@ func summary(m Match) string {
 		int(m.First.Sub(corrT0)/time.Second), int(m.Last.Sub(corrT0)/time.Second))
 }
 
-func equalMatches(t *testing.T, got, want []string) {
+func corrEqual(t *testing.T, got, want []string) {
 	t.Helper()
 	if !slices.Equal(got, want) {
 		t.Errorf("matches:\n got %q\nwant %q", got, want)
 	}
 }
 
-// evs makes one step per second given, of rule r with event e, refs from
-// first.
-func evs(r *Rule, e corrEvent, first int64, secs ...int) []step {
-	out := make([]step, len(secs))
+// corrSteps makes one step per second given, of rule r with event e,
+// refs from first.
+func corrSteps(r *Rule, e corrEvent, first int64, secs ...int) []corrStep {
+	out := make([]corrStep, len(secs))
 	for i, s := range secs {
-		out[i] = step{rule: r, sec: s, ref: first + int64(i), ev: e}
+		out[i] = corrStep{rule: r, sec: s, ref: first + int64(i), ev: e}
 	}
 	return out
 }
@@ -145,24 +145,24 @@ func TestCorrelation_EventCountThresholdAtTheBoundary(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			failed := testRule("f-1", "failed")
+			failed := corrRule("f-1", "failed")
 			k := mustCorrelation(t, strings.Replace(countGte3, "gte: 3", tt.cond, 1))
 			c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
-			equalMatches(t, run(c, evs(failed, alice, 1, tt.secs...)), tt.want)
+			corrEqual(t, corrRun(c, corrSteps(failed, alice, 1, tt.secs...)), tt.want)
 		})
 	}
 }
 
 func TestCorrelation_EventCountNoRepeatWithinBurst(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
 	alice := corrEvent{"user": "alice"}
 	// Ten failures in nine seconds: one Match. The burst goes on after
 	// the quiet time (Match at 2, quiet until 12): one more at 13, made
 	// of events after the first Match only.
-	steps := evs(failed, alice, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
-	steps = append(steps, evs(failed, alice, 11, 13)...)
-	equalMatches(t, run(c, steps), []string{
+	steps := corrSteps(failed, alice, 1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	steps = append(steps, corrSteps(failed, alice, 11, 13)...)
+	corrEqual(t, corrRun(c, steps), []string{
 		"c3[user=alice] 3 [1 2 3] 0-2",
 		"c3[user=alice] 3 [9 10 11] 8-13",
 	})
@@ -172,7 +172,7 @@ func TestCorrelation_EventCountNoRepeatWithinBurst(t *testing.T) {
 }
 
 func TestCorrelation_GroupByKeepsGroupsApart(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	k := mustCorrelation(t, strings.Replace(countGte3, "[user]", "[user, host]", 1))
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
 	a1 := corrEvent{"user": "alice", "host": "h1"}
@@ -180,12 +180,12 @@ func TestCorrelation_GroupByKeepsGroupsApart(t *testing.T) {
 	b1 := corrEvent{"user": "bob", "host": "h1"}
 	noHost := corrEvent{"user": "bob", "host": nil}
 	noUser := corrEvent{"host": "h1"}
-	steps := []step{
+	steps := []corrStep{
 		{failed, 0, 1, a1}, {failed, 0, 2, a2}, {failed, 0, 3, b1}, {failed, 0, 4, noHost},
 		{failed, 1, 5, a1}, {failed, 1, 6, a2}, {failed, 1, 7, noUser}, {failed, 1, 8, noHost},
 		{failed, 2, 9, noUser}, {failed, 2, 10, a1}, {failed, 3, 11, noHost}, {failed, 3, 12, noUser},
 	}
-	equalMatches(t, run(c, steps), []string{
+	corrEqual(t, corrRun(c, steps), []string{
 		"c3[user=alice,host=h1] 3 [1 5 10] 0-2",
 		"c3[user=bob,host=] 3 [4 8 11] 0-3",
 		"c3[user=,host=h1] 3 [7 9 12] 1-3",
@@ -193,7 +193,7 @@ func TestCorrelation_GroupByKeepsGroupsApart(t *testing.T) {
 }
 
 func TestCorrelation_ValueCountCountsDistinctValues(t *testing.T) {
-	view := testRule("v-1", "record_view")
+	view := corrRule("v-1", "record_view")
 	k := mustCorrelation(t, `
 title: many patients
 id: vc
@@ -208,7 +208,7 @@ correlation:
 `)
 	c := mustCorrelator(t, []*Rule{view}, []*Correlation{k})
 	p := func(user string, patient any) corrEvent { return corrEvent{"user": user, "patient": patient} }
-	steps := []step{
+	steps := []corrStep{
 		{view, 0, 1, p("alice", "P1")},
 		{view, 1, 2, p("alice", "P1")},           // the same patient again
 		{view, 2, 3, p("alice", 1234.0)},         // a number is a value too
@@ -222,15 +222,15 @@ correlation:
 		{view, 121, 11, p("alice", "P11")},       // P10, P9, P11: three, but quiet
 		{view, 123, 12, p("alice", "P12")},       // four in the window: the newest three are kept
 	}
-	equalMatches(t, run(c, steps), []string{
+	corrEqual(t, corrRun(c, steps), []string{
 		"vc[user=alice] 3 [3 7 8] 2-62",
 		"vc[user=alice] 3 [10 11 12] 71-123",
 	})
 }
 
 func TestCorrelation_AliasesReadOtherFieldsPerRule(t *testing.T) {
-	internalError := testRule("ie-1", "internal_error")
-	newConn := testRule("nc-1", "new_network_connection")
+	internalError := corrRule("ie-1", "internal_error")
+	newConn := corrRule("nc-1", "new_network_connection")
 	k := mustCorrelation(t, `
 title: error then connection
 id: al
@@ -248,13 +248,13 @@ correlation:
       nc-1: destination.ip
 `)
 	c := mustCorrelator(t, []*Rule{internalError, newConn}, []*Correlation{k})
-	steps := []step{
+	steps := []corrStep{
 		{internalError, 0, 1, corrEvent{"source.ip": "10.0.0.9", "destination.ip": "10.0.0.1"}},
 		// Same addresses, but in the fields of the same direction: another group.
 		{newConn, 1, 2, corrEvent{"source.ip": "10.0.0.9", "destination.ip": "10.0.0.1"}},
 		{newConn, 2, 3, corrEvent{"source.ip": "10.0.0.1", "destination.ip": "10.0.0.9"}},
 	}
-	equalMatches(t, run(c, steps), []string{"al[internal_ip=10.0.0.1,remote_ip=10.0.0.9] 2 [1 3] 0-2"})
+	corrEqual(t, corrRun(c, steps), []string{"al[internal_ip=10.0.0.1,remote_ip=10.0.0.9] 2 [1 3] 0-2"})
 }
 
 const temporalABC = `
@@ -268,7 +268,7 @@ correlation:
 `
 
 func TestCorrelation_TemporalAndOrder(t *testing.T) {
-	a, b, cc := testRule("ra", "a"), testRule("rb", "b"), testRule("rc", "c")
+	a, b, cc := corrRule("ra", "a"), corrRule("rb", "b"), corrRule("rc", "c")
 	u := corrEvent{"user": "u"}
 	tests := []struct {
 		name    string
@@ -292,64 +292,64 @@ func TestCorrelation_TemporalAndOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			k := mustCorrelation(t, strings.Replace(temporalABC, "type: temporal", "type: "+tt.typ, 1))
 			c := mustCorrelator(t, []*Rule{a, b, cc}, []*Correlation{k})
-			var steps []step
+			var steps []corrStep
 			for i, r := range tt.order {
-				steps = append(steps, step{r, tt.secs[i], int64(i + 1), u})
+				steps = append(steps, corrStep{r, tt.secs[i], int64(i + 1), u})
 			}
-			equalMatches(t, run(c, steps), tt.want)
+			corrEqual(t, corrRun(c, steps), tt.want)
 		})
 	}
 }
 
 func TestCorrelation_TemporalWithACondition(t *testing.T) {
-	a, b, cc := testRule("ra", "a"), testRule("rb", "b"), testRule("rc", "c")
+	a, b, cc := corrRule("ra", "a"), corrRule("rb", "b"), corrRule("rc", "c")
 	k := mustCorrelation(t, temporalABC+"  condition:\n    gte: 2\n")
 	c := mustCorrelator(t, []*Rule{a, b, cc}, []*Correlation{k})
 	u := corrEvent{"user": "u"}
-	equalMatches(t, run(c, []step{{a, 0, 1, u}, {a, 1, 2, u}, {cc, 3, 3, u}}), []string{"tp[user=u] 2 [2 3] 1-3"})
+	corrEqual(t, corrRun(c, []corrStep{{a, 0, 1, u}, {a, 1, 2, u}, {cc, 3, 3, u}}), []string{"tp[user=u] 2 [2 3] 1-3"})
 }
 
 func TestCorrelation_UpperBoundsAreDecidedAtWindowEnd(t *testing.T) {
-	login := testRule("l-1", "login")
+	login := corrRule("l-1", "login")
 	u := corrEvent{"user": "u"}
 	v := corrEvent{"user": "v"}
 	tests := []struct {
 		name  string
 		cond  string
-		steps []step
+		steps []corrStep
 		want  []string
 	}{
 		{"lt 3 with two events, decided by Advance", "lt: 3",
-			[]step{{login, 0, 1, u}, {login, 4, 2, u}, {nil, 10, 0, nil}, {nil, 11, 0, nil}},
+			[]corrStep{{login, 0, 1, u}, {login, 4, 2, u}, {nil, 10, 0, nil}, {nil, 11, 0, nil}},
 			[]string{"c3[user=u] 2 [1 2] 0-4"}},
 		{"lt 3 with three events", "lt: 3",
-			[]step{{login, 0, 1, u}, {login, 4, 2, u}, {login, 10, 3, u}, {nil, 11, 0, nil}}, nil},
+			[]corrStep{{login, 0, 1, u}, {login, 4, 2, u}, {login, 10, 3, u}, {nil, 11, 0, nil}}, nil},
 		{"lte 3 with three events", "lte: 3",
-			[]step{{login, 0, 1, u}, {login, 4, 2, u}, {login, 10, 3, u}, {nil, 11, 0, nil}},
+			[]corrStep{{login, 0, 1, u}, {login, 4, 2, u}, {login, 10, 3, u}, {nil, 11, 0, nil}},
 			[]string{"c3[user=u] 3 [1 2 3] 0-10"}},
 		{"eq 2 decided by another group's event", "eq: 2",
-			[]step{{login, 0, 1, u}, {login, 1, 2, u}, {login, 11, 3, v}},
+			[]corrStep{{login, 0, 1, u}, {login, 1, 2, u}, {login, 11, 3, v}},
 			[]string{"c3[user=u] 2 [1 2] 0-1"}},
 		{"eq 2 with three", "eq: 2",
-			[]step{{login, 0, 1, u}, {login, 1, 2, u}, {login, 2, 3, u}, {nil, 20, 0, nil}}, nil},
+			[]corrStep{{login, 0, 1, u}, {login, 1, 2, u}, {login, 2, 3, u}, {nil, 20, 0, nil}}, nil},
 		{"range 2 to 3", "gte: 2\n    lte: 3",
-			[]step{{login, 0, 1, u}, {login, 1, 2, u}, {nil, 9, 0, nil}, {nil, 10, 0, nil}, {nil, 11, 0, nil}},
+			[]corrStep{{login, 0, 1, u}, {login, 1, 2, u}, {nil, 9, 0, nil}, {nil, 10, 0, nil}, {nil, 11, 0, nil}},
 			[]string{"c3[user=u] 2 [1 2] 0-1"}},
 		{"a new window after the close", "lt: 2",
-			[]step{{login, 0, 1, u}, {login, 11, 2, u}, {login, 12, 3, u}, {nil, 30, 0, nil}},
+			[]corrStep{{login, 0, 1, u}, {login, 11, 2, u}, {login, 12, 3, u}, {nil, 30, 0, nil}},
 			[]string{"c3[user=u] 1 [1] 0-0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := strings.Replace(strings.Replace(countGte3, "gte: 3", tt.cond, 1), "[failed]", "[login]", 1)
 			c := mustCorrelator(t, []*Rule{login}, []*Correlation{mustCorrelation(t, src)})
-			equalMatches(t, run(c, tt.steps), tt.want)
+			corrEqual(t, corrRun(c, tt.steps), tt.want)
 		})
 	}
 }
 
 func TestCorrelation_MetricsAreDecidedAtWindowEnd(t *testing.T) {
-	xfer := testRule("x-1", "export")
+	xfer := corrRule("x-1", "export")
 	tests := []struct {
 		typ, cond string
 		want      []string
@@ -375,31 +375,31 @@ correlation:
     %s
 `, tt.typ, tt.cond))
 			c := mustCorrelator(t, []*Rule{xfer}, []*Correlation{k})
-			steps := []step{
+			steps := []corrStep{
 				{xfer, 0, 1, corrEvent{"user": "u", "bytes": 10.0}},
 				{xfer, 1, 2, corrEvent{"user": "u", "bytes": "50"}},
 				{xfer, 2, 3, corrEvent{"user": "u", "bytes": 90.0}},
 				{xfer, 3, 4, corrEvent{"user": "u", "bytes": "many"}}, // not a number: not counted
 				{nil, 11, 0, nil},
 			}
-			equalMatches(t, run(c, steps), tt.want)
+			corrEqual(t, corrRun(c, steps), tt.want)
 		})
 	}
 }
 
 func TestCorrelation_MaxGroupsEvictsTheOldest(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)}, WithMaxGroups(2))
 	u := func(s string) corrEvent { return corrEvent{"user": s} }
-	steps := []step{
+	steps := []corrStep{
 		{failed, 0, 1, u("a")}, {failed, 0, 2, u("b")},
 		{failed, 1, 3, u("a")},                         // a is now the most recent
 		{failed, 1, 4, u("c")},                         // drops b
 		{failed, 2, 5, u("b")}, {failed, 2, 6, u("b")}, // b starts over (drops a): two only
 		{failed, 3, 7, u("c")}, {failed, 3, 8, u("c")}, // c: three
 	}
-	got := run(c, steps)
-	equalMatches(t, got, []string{"c3[user=c] 3 [4 7 8] 1-3"})
+	got := corrRun(c, steps)
+	corrEqual(t, got, []string{"c3[user=c] 3 [4 7 8] 1-3"})
 	s := c.Stats()[0]
 	if s.Evicted != 2 || s.Groups != 2 {
 		t.Errorf("Stats: evicted %d groups %d, want 2 and 2", s.Evicted, s.Groups)
@@ -407,35 +407,35 @@ func TestCorrelation_MaxGroupsEvictsTheOldest(t *testing.T) {
 }
 
 func TestCorrelation_AdvanceForgetsExpiredGroups(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
-	run(c, []step{{failed, 0, 1, corrEvent{"user": "a"}}, {failed, 5, 2, corrEvent{"user": "b"}}})
-	c.Advance(at(10))
+	corrRun(c, []corrStep{{failed, 0, 1, corrEvent{"user": "a"}}, {failed, 5, 2, corrEvent{"user": "b"}}})
+	c.Advance(corrAt(10))
 	if g := c.Stats()[0].Groups; g != 2 {
 		t.Errorf("groups at 10s = %d, want 2 (a's event at 0 is still in [0, 10])", g)
 	}
-	c.Advance(at(11))
+	c.Advance(corrAt(11))
 	if g := c.Stats()[0].Groups; g != 1 {
 		t.Errorf("groups at 11s = %d, want 1", g)
 	}
-	c.Advance(at(5)) // earlier than seen: taken as 11
-	c.Advance(at(16))
+	c.Advance(corrAt(5)) // earlier than seen: taken as 11
+	c.Advance(corrAt(16))
 	if g := c.Stats()[0].Groups; g != 0 {
 		t.Errorf("groups at 16s = %d, want 0", g)
 	}
 }
 
 func TestCorrelation_EarlierTimeIsTakenAsTheLatest(t *testing.T) {
-	failed := testRule("f-1", "failed")
+	failed := corrRule("f-1", "failed")
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
 	u := corrEvent{"user": "u"}
-	got := run(c, []step{{failed, 100, 1, u}, {failed, 50, 2, u}, {failed, 0, 3, u}})
-	equalMatches(t, got, []string{"c3[user=u] 3 [1 2 3] 100-100"})
+	got := corrRun(c, []corrStep{{failed, 100, 1, u}, {failed, 50, 2, u}, {failed, 0, 3, u}})
+	corrEqual(t, got, []string{"c3[user=u] 3 [1 2 3] 100-100"})
 }
 
 func TestNewCorrelator_RejectsBadReferences(t *testing.T) {
-	a := testRule("ra", "a")
-	dupName := testRule("rx", "a")
+	a := corrRule("ra", "a")
+	dupName := corrRule("rx", "a")
 	tests := []struct {
 		name  string
 		rules []*Rule
@@ -452,7 +452,7 @@ func TestNewCorrelator_RejectsBadReferences(t *testing.T) {
 			"title: t\nid: k3\ncorrelation: {type: temporal, rules: [a, k1], timespan: 1m}",
 		}, "cycle: k1 → k2 → k3 → k1"},
 		{"alias names an unknown rule", []*Rule{a}, []string{"title: t\nid: k\ncorrelation: {type: temporal, rules: [a], timespan: 1m, group-by: [ip], aliases: {ip: {b: src}}}"}, "alias ip names b"},
-		{"alias names a rule not referred to", []*Rule{a, testRule("rb", "b")}, []string{"title: t\nid: k\ncorrelation: {type: temporal, rules: [a], timespan: 1m, group-by: [ip], aliases: {ip: {b: src}}}"}, "alias ip names b"},
+		{"alias names a rule not referred to", []*Rule{a, corrRule("rb", "b")}, []string{"title: t\nid: k\ncorrelation: {type: temporal, rules: [a], timespan: 1m, group-by: [ip], aliases: {ip: {b: src}}}"}, "alias ip names b"},
 		{"two correlations with one key", []*Rule{a}, []string{
 			"title: t\nid: k\ncorrelation: {type: temporal, rules: [a], timespan: 1m}",
 			"title: t\nid: k\ncorrelation: {type: temporal, rules: [a], timespan: 1m}",
@@ -473,7 +473,7 @@ func TestNewCorrelator_RejectsBadReferences(t *testing.T) {
 }
 
 func TestNewCorrelator_ChecksCorrelationsBuiltByHand(t *testing.T) {
-	a, b := testRule("ra", "a"), testRule("rb", "b")
+	a, b := corrRule("ra", "a"), corrRule("rb", "b")
 	two := 2.0
 	tests := []struct {
 		name string
@@ -484,8 +484,8 @@ func TestNewCorrelator_ChecksCorrelationsBuiltByHand(t *testing.T) {
 		{"no timespan", Correlation{Title: "t", Type: Temporal, Rules: []string{"a"}}, "timespan 0s is not positive"},
 		{"no rules", Correlation{Title: "t", Type: Temporal, Timespan: time.Minute}, "correlation.rules is empty"},
 		{"no condition", Correlation{Title: "t", Type: EventCount, Rules: []string{"a"}, Timespan: time.Minute}, "event_count needs a condition"},
-		{"no field", Correlation{Title: "t", Type: ValueSum, Rules: []string{"a"}, Timespan: time.Minute, Condition: Condition{Gt: &two}}, "value_sum needs condition.field"},
-		{"temporal lt", Correlation{Title: "t", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Condition: Condition{Lt: &two}}, "temporal with lt or lte is not supported"},
+		{"no field", Correlation{Title: "t", Type: ValueSum, Rules: []string{"a"}, Timespan: time.Minute, Condition: CorrelationCondition{Gt: &two}}, "value_sum needs condition.field"},
+		{"temporal lt", Correlation{Title: "t", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute, Condition: CorrelationCondition{Lt: &two}}, "temporal with lt or lte is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -500,7 +500,7 @@ func TestNewCorrelator_ChecksCorrelationsBuiltByHand(t *testing.T) {
 	k := &Correlation{Title: "t", Type: Temporal, Rules: []string{"a", "b"}, Timespan: time.Minute}
 	c := mustCorrelator(t, []*Rule{a, b}, []*Correlation{k})
 	u := corrEvent{}
-	equalMatches(t, run(c, []step{{a, 0, 1, u}, {a, 1, 2, u}, {b, 2, 3, u}}), []string{"t[] 2 [2 3] 1-2"})
+	corrEqual(t, corrRun(c, []corrStep{{a, 0, 1, u}, {a, 1, 2, u}, {b, 2, 3, u}}), []string{"t[] 2 [2 3] 1-2"})
 	if k.Condition.Gte != nil {
 		t.Errorf("NewCorrelator changed the Correlation's condition to %s", k.Condition)
 	}

@@ -10,9 +10,9 @@ import (
 	"time"
 )
 
-// obs is one observation given to a correlation: an event of a base
+// corrObs is one observation given to a correlation: an event of a base
 // rule, or a Match of a correlation it refers to.
-type obs struct {
+type corrObs struct {
 	src   int     // which of the correlation's rules
 	at    int64   // Unix nanoseconds
 	refs  []int64 // the event's ref, or the refs of the Match
@@ -22,35 +22,35 @@ type obs struct {
 }
 
 // lastRef is the ref of the observation's last event.
-func (o *obs) lastRef() int64 {
+func (o *corrObs) lastRef() int64 {
 	if len(o.refs) == 0 {
 		return 0
 	}
 	return o.refs[len(o.refs)-1]
 }
 
-// entry is one event counted by a sliding event_count window.
-type entry struct{ at, ref int64 }
+// corrEntry is one event counted by a sliding event_count window.
+type corrEntry struct{ at, ref int64 }
 
-// seen is the last event of one distinct value of value_count.
-type seen struct{ at, ref int64 }
+// corrSeen is the last event of one distinct value of value_count.
+type corrSeen struct{ at, ref int64 }
 
-// slot is what a temporal window knows of one rule: when it matched
+// corrSlot is what a temporal window knows of one rule: when it matched
 // (temporal), or the chain that ends with it (temporal_ordered: start is
 // when the chain's first rule matched).
-type slot struct {
+type corrSlot struct {
 	start, at int64
 	refs      []int64
 	total     int
 }
 
-// group is the window of one group of one correlation. Which fields are
+// corrGroup is the window of one group of one correlation. Which fields are
 // used depends on the type and on whether the condition is decided at
 // window end.
-type group struct {
+type corrGroup struct {
 	key        string
 	vals       []string
-	prev, next *group
+	prev, next *corrGroup
 	t0, last   int64 // first and last observation of the window, Unix nanoseconds
 	// After a sliding Match the group is quiet, matching nothing, until
 	// the events that made it match have left the window: while at <=
@@ -58,18 +58,18 @@ type group struct {
 	quiet int64
 	fired bool
 
-	ents  []entry // sliding event_count: ents[head:] are in the window
-	head  int
-	seen  map[string]seen // value_count
-	slots []slot          // temporal types
+	ents   []corrEntry // sliding event_count: ents[head:] are in the window
+	head   int
+	values map[string]corrSeen // value_count
+	slots  []corrSlot          // temporal types
 
-	*endWindow // when decided at window end; nil for sliding windows
+	*corrEndWindow // when decided at window end; nil for sliding windows
 }
 
-// endWindow is what a window decided at its end adds: the count
+// corrEndWindow is what a window decided at its end adds: the count
 // (event_count, metrics), whether the upper bound is already exceeded,
 // the first refs and their total, and the metrics' running figures.
-type endWindow struct {
+type corrEndWindow struct {
 	n             int
 	dead          bool
 	refs          []int64
@@ -78,7 +78,7 @@ type endWindow struct {
 }
 
 // push adds g as the newest group of cs.
-func (cs *corrState) push(g *group) {
+func (cs *corrState) push(g *corrGroup) {
 	g.prev, g.next = cs.newest, nil
 	if cs.newest != nil {
 		cs.newest.next = g
@@ -89,7 +89,7 @@ func (cs *corrState) push(g *group) {
 }
 
 // unlink takes g out of the list of cs.
-func (cs *corrState) unlink(g *group) {
+func (cs *corrState) unlink(g *corrGroup) {
 	if g.prev != nil {
 		g.prev.next = g.next
 	} else {
@@ -104,21 +104,21 @@ func (cs *corrState) unlink(g *group) {
 }
 
 // remove forgets g.
-func (cs *corrState) remove(g *group) {
+func (cs *corrState) remove(g *corrGroup) {
 	cs.unlink(g)
 	delete(cs.groups, g.key)
 }
 
-// exceeded reports whether v is past the condition's upper bound: in a
+// corrExceeded reports whether v is past the condition's upper bound: in a
 // window decided at its end, where counts only grow, the condition can
 // then no longer hold.
-func exceeded(c Condition, v float64) bool {
+func corrExceeded(c CorrelationCondition, v float64) bool {
 	return c.Lt != nil && v >= *c.Lt || c.Lte != nil && v > *c.Lte || c.Eq != nil && v > *c.Eq
 }
 
-// appendRefs appends refs to dst, keeping at most maxRefs.
-func appendRefs(dst, refs []int64) []int64 {
-	if room := maxRefs - len(dst); room < len(refs) {
+// corrAppendRefs appends refs to dst, keeping at most corrMaxRefs.
+func corrAppendRefs(dst, refs []int64) []int64 {
+	if room := corrMaxRefs - len(dst); room < len(refs) {
 		refs = refs[:max(room, 0)]
 	}
 	return append(dst, refs...)
@@ -126,17 +126,17 @@ func appendRefs(dst, refs []int64) []int64 {
 
 // see records the value of o in a value_count window, copying it when it
 // is new: it may be a slice of a large event buffer.
-func (g *group) see(o *obs) {
-	if _, ok := g.seen[o.value]; ok {
-		g.seen[o.value] = seen{at: o.at, ref: o.lastRef()}
+func (g *corrGroup) see(o *corrObs) {
+	if _, ok := g.values[o.value]; ok {
+		g.values[o.value] = corrSeen{at: o.at, ref: o.lastRef()}
 		return
 	}
-	g.seen[strings.Clone(o.value)] = seen{at: o.at, ref: o.lastRef()}
+	g.values[strings.Clone(o.value)] = corrSeen{at: o.at, ref: o.lastRef()}
 }
 
 // add counts o in the window g of cs and returns the Match when a
 // sliding condition now holds.
-func (cs *corrState) add(g *group, o *obs) *Match {
+func (cs *corrState) add(g *corrGroup, o *corrObs) *Match {
 	g.last = o.at
 	if cs.atEnd {
 		cs.addAtEnd(g, o)
@@ -151,7 +151,7 @@ func (cs *corrState) add(g *group, o *obs) *Match {
 
 // addSliding counts o in the sliding window g; while quiet it keeps
 // counting, but no more than the condition needs, and matches nothing.
-func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
+func (cs *corrState) addSliding(g *corrGroup, o *corrObs, quiet bool) *Match {
 	cond := cs.cond
 	cutoff := o.at - int64(cs.c.Timespan)
 	switch cs.c.Type {
@@ -163,7 +163,7 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 			g.ents = g.ents[:copy(g.ents, g.ents[g.head:])]
 			g.head = 0
 		}
-		g.ents = append(g.ents, entry{at: o.at, ref: o.lastRef()})
+		g.ents = append(g.ents, corrEntry{at: o.at, ref: o.lastRef()})
 		if n := len(g.ents) - g.head; n > cs.need {
 			// A lower bound holds when the newest events it needs are in
 			// the window: older ones make no difference.
@@ -174,49 +174,49 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 			return nil
 		}
 		m := cs.match(g, float64(len(live)), live[0].at, o.at)
-		for _, e := range live[:min(len(live), maxRefs)] {
+		for _, e := range live[:min(len(live), corrMaxRefs)] {
 			m.Refs = append(m.Refs, e.ref)
 		}
 		m.Total = len(live)
 		g.ents, g.head = g.ents[:0], 0
 		return m
 	case ValueCount:
-		if g.seen == nil {
-			g.seen = make(map[string]seen)
+		if g.values == nil {
+			g.values = make(map[string]corrSeen)
 		}
 		g.see(o)
-		if len(g.seen) > cs.need {
+		if len(g.values) > cs.need {
 			// The oldest goes; of equally old ones, the least ref, so
 			// that the outcome does not depend on the map's order.
 			oldest, at, ref := "", int64(math.MaxInt64), int64(math.MaxInt64)
-			for v, s := range g.seen {
+			for v, s := range g.values {
 				if s.at < at || s.at == at && s.ref < ref {
 					oldest, at, ref = v, s.at, s.ref
 				}
 			}
-			delete(g.seen, oldest)
+			delete(g.values, oldest)
 		}
-		if quiet || !cond.Holds(float64(len(g.seen))) {
+		if quiet || !cond.Holds(float64(len(g.values))) {
 			return nil
 		}
 		// Only now is it worth forgetting the values that left the window.
-		for v, s := range g.seen {
+		for v, s := range g.values {
 			if s.at < cutoff {
-				delete(g.seen, v)
+				delete(g.values, v)
 			}
 		}
-		if !cond.Holds(float64(len(g.seen))) {
+		if !cond.Holds(float64(len(g.values))) {
 			return nil
 		}
 		m := cs.valueMatch(g)
-		g.seen = nil
+		g.values = nil
 		return m
 	case Temporal:
 		if g.slots == nil {
-			g.slots = make([]slot, len(cs.sources))
+			g.slots = make([]corrSlot, len(cs.sources))
 		}
 		// The slot's refs are only ever copied out, so they can be reused.
-		g.slots[o.src] = slot{start: o.at, at: o.at, refs: appendRefs(g.slots[o.src].refs[:0], o.refs), total: o.total}
+		g.slots[o.src] = corrSlot{start: o.at, at: o.at, refs: corrAppendRefs(g.slots[o.src].refs[:0], o.refs), total: o.total}
 		n := 0
 		for _, s := range g.slots {
 			if s.total > 0 && s.at >= cutoff {
@@ -231,18 +231,18 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 		return m
 	case TemporalOrdered:
 		if g.slots == nil {
-			g.slots = make([]slot, len(cs.sources))
+			g.slots = make([]corrSlot, len(cs.sources))
 		}
 		k := o.src
-		var cand slot
+		var cand corrSlot
 		if k == 0 {
-			cand = slot{start: o.at, at: o.at, refs: appendRefs(nil, o.refs), total: o.total}
+			cand = corrSlot{start: o.at, at: o.at, refs: corrAppendRefs(nil, o.refs), total: o.total}
 		} else {
 			prev := g.slots[k-1]
 			if prev.total == 0 || prev.start < cutoff {
 				return nil
 			}
-			cand = slot{start: prev.start, at: o.at, refs: appendRefs(slices.Clip(prev.refs), o.refs), total: prev.total + o.total}
+			cand = corrSlot{start: prev.start, at: o.at, refs: corrAppendRefs(slices.Clip(prev.refs), o.refs), total: prev.total + o.total}
 		}
 		// The chain that started latest leaves the most room for what
 		// follows.
@@ -263,19 +263,19 @@ func (cs *corrState) addSliding(g *group, o *obs, quiet bool) *Match {
 }
 
 // addAtEnd counts o in a window decided at its end.
-func (cs *corrState) addAtEnd(g *group, o *obs) {
+func (cs *corrState) addAtEnd(g *corrGroup, o *corrObs) {
 	if g.dead {
 		return
 	}
 	cond := cs.cond
 	switch {
 	case cs.c.Type == ValueCount:
-		if g.seen == nil {
-			g.seen = make(map[string]seen)
+		if g.values == nil {
+			g.values = make(map[string]corrSeen)
 		}
 		g.see(o)
-		if exceeded(cond, float64(len(g.seen))) {
-			g.dead, g.seen = true, nil
+		if corrExceeded(cond, float64(len(g.values))) {
+			g.dead, g.values = true, nil
 		}
 		return
 	case cs.c.Type.metric():
@@ -288,15 +288,15 @@ func (cs *corrState) addAtEnd(g *group, o *obs) {
 		g.sum += o.num
 	}
 	g.n++
-	g.refs = appendRefs(g.refs, o.refs)
+	g.refs = corrAppendRefs(g.refs, o.refs)
 	g.total += o.total
-	if cs.c.Type == EventCount && exceeded(cond, float64(g.n)) {
+	if cs.c.Type == EventCount && corrExceeded(cond, float64(g.n)) {
 		g.dead, g.refs = true, nil
 	}
 }
 
 // close decides the condition of a window at its end.
-func (cs *corrState) close(g *group) *Match {
+func (cs *corrState) close(g *corrGroup) *Match {
 	if g.dead {
 		return nil
 	}
@@ -305,7 +305,7 @@ func (cs *corrState) close(g *group) *Match {
 	case EventCount:
 		v = float64(g.n)
 	case ValueCount:
-		v = float64(len(g.seen))
+		v = float64(len(g.values))
 	case ValueSum:
 		v = g.sum
 	case ValueAvg:
@@ -329,7 +329,7 @@ func (cs *corrState) close(g *group) *Match {
 }
 
 // match makes a Match of g without its refs.
-func (cs *corrState) match(g *group, v float64, first, last int64) *Match {
+func (cs *corrState) match(g *corrGroup, v float64, first, last int64) *Match {
 	m := &Match{
 		Correlation: cs.c,
 		Value:       v,
@@ -347,22 +347,22 @@ func (cs *corrState) match(g *group, v float64, first, last int64) *Match {
 
 // valueMatch makes the Match of a value_count window: its refs are the
 // last event of each distinct value, in ref order.
-func (cs *corrState) valueMatch(g *group) *Match {
+func (cs *corrState) valueMatch(g *corrGroup) *Match {
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
-	refs := make([]int64, 0, len(g.seen))
-	for _, s := range g.seen {
+	refs := make([]int64, 0, len(g.values))
+	for _, s := range g.values {
 		first, last = min(first, s.at), max(last, s.at)
 		refs = append(refs, s.ref)
 	}
 	slices.Sort(refs)
-	m := cs.match(g, float64(len(g.seen)), first, last)
-	m.Refs, m.Total = refs[:min(len(refs), maxRefs)], len(refs)
+	m := cs.match(g, float64(len(g.values)), first, last)
+	m.Refs, m.Total = refs[:min(len(refs), corrMaxRefs)], len(refs)
 	return m
 }
 
 // slotsMatch makes the Match of a temporal window from the slots still
 // in it, in the order of the correlation's rules.
-func (cs *corrState) slotsMatch(g *group, v float64, cutoff int64, slots []slot) *Match {
+func (cs *corrState) slotsMatch(g *corrGroup, v float64, cutoff int64, slots []corrSlot) *Match {
 	first, last := int64(math.MaxInt64), int64(math.MinInt64)
 	var refs []int64
 	total := 0
@@ -371,7 +371,7 @@ func (cs *corrState) slotsMatch(g *group, v float64, cutoff int64, slots []slot)
 			continue
 		}
 		first, last = min(first, s.at), max(last, s.at)
-		refs = appendRefs(refs, s.refs)
+		refs = corrAppendRefs(refs, s.refs)
 		total += s.total
 	}
 	m := cs.match(g, v, first, last)
@@ -379,8 +379,8 @@ func (cs *corrState) slotsMatch(g *group, v float64, cutoff int64, slots []slot)
 	return m
 }
 
-// groupKey joins the values of a group unambiguously.
-func groupKey(vals []string) string {
+// corrGroupKey joins the values of a group unambiguously.
+func corrGroupKey(vals []string) string {
 	if len(vals) == 1 {
 		return vals[0]
 	}
@@ -393,8 +393,8 @@ func groupKey(vals []string) string {
 	return b.String()
 }
 
-// fieldString formats a field's value for a group or a distinct value.
-func fieldString(v any) string {
+// corrFieldString formats a field's value for a group or a distinct value.
+func corrFieldString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
@@ -416,9 +416,9 @@ func fieldString(v any) string {
 	return string(b)
 }
 
-// fieldNumber reads a field's value as a number for the metrics: a
+// corrFieldNumber reads a field's value as a number for the metrics: a
 // number, or a string that holds one.
-func fieldNumber(v any) (float64, bool) {
+func corrFieldNumber(v any) (float64, bool) {
 	var x float64
 	switch t := v.(type) {
 	case float64:
@@ -448,15 +448,15 @@ func fieldNumber(v any) (float64, bool) {
 	return x, true
 }
 
-// matchEvent shows a Match to the correlations that refer to its
+// corrMatchEvent shows a Match to the correlations that refer to its
 // correlation: its fields are its group values, and else those of the
 // event that made it match, if there was one.
-type matchEvent struct {
+type corrMatchEvent struct {
 	m    *Match
 	last Event
 }
 
-func (e matchEvent) Field(name string) (any, bool) {
+func (e corrMatchEvent) Field(name string) (any, bool) {
 	for _, g := range e.m.Group {
 		if g.Field == name {
 			return g.Value, true
@@ -468,7 +468,7 @@ func (e matchEvent) Field(name string) (any, bool) {
 	return nil, false
 }
 
-func (e matchEvent) Keywords(fn func(string) bool) bool {
+func (e corrMatchEvent) Keywords(fn func(string) bool) bool {
 	for _, g := range e.m.Group {
 		if fn(g.Value) {
 			return true
