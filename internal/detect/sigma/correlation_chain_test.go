@@ -7,7 +7,7 @@ import (
 
 // The specification's example: many failed logins, then a success by
 // the same user.
-const bruteForce = `
+const corrBruteForce = `
 title: Correlation - Multiple Failed Logins Followed by Successful Login
 id: b180ead8-d58f-40b2-ae54-c8940995b9b6
 correlation:
@@ -21,7 +21,7 @@ correlation:
 level: high
 `
 
-const manyFailed = `
+const corrManyFailed = `
 title: Multiple failed logons
 id: a8418a5a-5fc4-46b5-b23b-6c73beb19d41
 name: multiple_failed_login
@@ -36,15 +36,15 @@ correlation:
         gte: 10
 `
 
-func bruteForceCorrelator(t testing.TB) (c *Correlator, failed, success *Rule) {
+func corrBruteForceCorrelator(t testing.TB) (c *Correlator, failed, success *Rule) {
 	failed = corrRule("53ba33fd-3a50-4468-a5ef-c583635cfa92", "failed_login")
 	success = corrRule("4d0a2c83-c62c-4ed4-b475-c7e23a9269b8", "successful_login")
-	corrs := []*Correlation{mustCorrelation(t, bruteForce), mustCorrelation(t, manyFailed)}
+	corrs := []*Correlation{mustCorrelation(t, corrBruteForce), mustCorrelation(t, corrManyFailed)}
 	return mustCorrelator(t, []*Rule{failed, success}, corrs), failed, success
 }
 
 func TestCorrelation_ChainedFailedLoginsThenSuccess(t *testing.T) {
-	c, failed, success := bruteForceCorrelator(t)
+	c, failed, success := corrBruteForceCorrelator(t)
 	alice, bob := corrEvent{"User": "alice"}, corrEvent{"User": "bob"}
 	var steps []corrStep
 	for i := range 10 {
@@ -63,7 +63,7 @@ func TestCorrelation_ChainedFailedLoginsThenSuccess(t *testing.T) {
 }
 
 func TestCorrelation_ChainedSuccessBeforeFailuresDoesNotMatch(t *testing.T) {
-	c, failed, success := bruteForceCorrelator(t)
+	c, failed, success := corrBruteForceCorrelator(t)
 	alice := corrEvent{"User": "alice"}
 	steps := []corrStep{{success, 0, 1, alice}}
 	for i := range 10 {
@@ -74,7 +74,7 @@ func TestCorrelation_ChainedSuccessBeforeFailuresDoesNotMatch(t *testing.T) {
 }
 
 func TestCorrelation_Generates(t *testing.T) {
-	c, failed, success := bruteForceCorrelator(t)
+	c, failed, success := corrBruteForceCorrelator(t)
 	alone := corrRule("z", "alone")
 	if c.Generates(failed) || c.Generates(success) {
 		t.Errorf("Generates of rules referred to by correlations without generate: want false")
@@ -82,15 +82,15 @@ func TestCorrelation_Generates(t *testing.T) {
 	if !c.Generates(alone) {
 		t.Errorf("Generates of a rule no correlation refers to: want true")
 	}
-	inner := mustCorrelation(t, manyFailed)
-	outer := mustCorrelation(t, bruteForce)
+	inner := mustCorrelation(t, corrManyFailed)
+	outer := mustCorrelation(t, corrBruteForce)
 	c2 := mustCorrelator(t, []*Rule{failed, success}, []*Correlation{outer, inner})
 	if c2.GeneratesCorrelation(inner) || !c2.GeneratesCorrelation(outer) {
 		t.Errorf("GeneratesCorrelation: inner %v outer %v, want false true", c2.GeneratesCorrelation(inner), c2.GeneratesCorrelation(outer))
 	}
 
-	gen := mustCorrelation(t, strings.Replace(countGte3, "timespan: 10s", "timespan: 10s\n  generate: true", 1))
-	other := mustCorrelation(t, strings.Replace(countGte3, "id: c3", "id: c4", 1))
+	gen := mustCorrelation(t, strings.Replace(corrCountGte3, "timespan: 10s", "timespan: 10s\n  generate: true", 1))
+	other := mustCorrelation(t, strings.Replace(corrCountGte3, "id: c3", "id: c4", 1))
 	f := corrRule("f-1", "failed")
 	c3 := mustCorrelator(t, []*Rule{f}, []*Correlation{gen, other})
 	if !c3.Generates(f) {
@@ -101,8 +101,8 @@ func TestCorrelation_Generates(t *testing.T) {
 func TestCorrelation_ChainedOuterGroupsByAFieldOfTheInnerEvents(t *testing.T) {
 	failed := corrRule("f", "failed_login")
 	success := corrRule("s", "successful_login")
-	inner := mustCorrelation(t, strings.Replace(strings.Replace(manyFailed, "- User", "- ComputerName", 1), "gte: 10", "gte: 2", 1))
-	outer := mustCorrelation(t, strings.Replace(strings.Replace(bruteForce, "- User", "- user_name", 1), "    timespan: 10m\n",
+	inner := mustCorrelation(t, strings.Replace(strings.Replace(corrManyFailed, "- User", "- ComputerName", 1), "gte: 10", "gte: 2", 1))
+	outer := mustCorrelation(t, strings.Replace(strings.Replace(corrBruteForce, "- User", "- user_name", 1), "    timespan: 10m\n",
 		"    timespan: 10m\n    aliases:\n        user_name:\n            multiple_failed_login: User\n            successful_login: TargetUserName\n", 1))
 	c := mustCorrelator(t, []*Rule{failed, success}, []*Correlation{outer, inner})
 	got := corrRun(c, []corrStep{

@@ -219,7 +219,7 @@ func TestParseCorrelation_ErrorNamesTheRule(t *testing.T) {
 
 func FuzzParseCorrelation(f *testing.F) {
 	for _, s := range []string{
-		countGte3, temporalABC, bruteForce, manyFailed,
+		corrCountGte3, corrTemporalABC, corrBruteForce, corrManyFailed,
 		"title: t\ncorrelation: {type: value_sum, rules: [a], timespan: 1h, condition: {field: b, gt: 1.5, lte: 1e3}}",
 		"title: t\ncorrelation: {type: temporal, rules: a, timespan: 9999999999999999d}",
 		"title: t\ncorrelation: {type: value_count, rules: [a], timespan: 1m, field: [x], condition: {lt: 3}, aliases: {x: {a: y}}}",

@@ -15,8 +15,8 @@ func corrScenario(t testing.TB) (rules []*Rule, corrs func() []*Correlation, ste
 	rules = []*Rule{failed, success, view}
 	corrs = func() []*Correlation {
 		return []*Correlation{
-			mustCorrelation(t, strings.Replace(manyFailed, "gte: 10", "gte: 3", 1)),
-			mustCorrelation(t, bruteForce),
+			mustCorrelation(t, strings.Replace(corrManyFailed, "gte: 10", "gte: 3", 1)),
+			mustCorrelation(t, corrBruteForce),
 			mustCorrelation(t, "title: patients\nid: vc\ncorrelation: {type: value_count, rules: [record_view], group-by: [User], timespan: 30s, condition: {field: patient, gte: 4}}"),
 			mustCorrelation(t, "title: quiet\nid: lt\ncorrelation: {type: event_count, rules: [successful_login], group-by: [User], timespan: 20s, condition: {lt: 2}}"),
 			mustCorrelation(t, "title: ward\nid: sum\ncorrelation: {type: value_sum, rules: [record_view], group-by: [ward], timespan: 40s, condition: {field: n, gte: 20}}"),
@@ -87,9 +87,9 @@ func TestCorrelator_SaveRestoreMidStreamGivesTheSameMatches(t *testing.T) {
 func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
 	failed := corrRule("f-1", "failed")
 	old := []*Correlation{
-		mustCorrelation(t, countGte3),
-		mustCorrelation(t, strings.Replace(countGte3, "id: c3", "id: gone", 1)),
-		mustCorrelation(t, strings.Replace(countGte3, "id: c3", "id: changed", 1)),
+		mustCorrelation(t, corrCountGte3),
+		mustCorrelation(t, strings.Replace(corrCountGte3, "id: c3", "id: gone", 1)),
+		mustCorrelation(t, strings.Replace(corrCountGte3, "id: c3", "id: changed", 1)),
 	}
 	c := mustCorrelator(t, []*Rule{failed}, old)
 	u := corrEvent{"user": "u"}
@@ -99,8 +99,8 @@ func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := []*Correlation{
-		mustCorrelation(t, strings.Replace(strings.Replace(countGte3, "id: c3", "id: changed", 1), "gte: 3", "lt: 3", 1)),
-		mustCorrelation(t, countGte3),
+		mustCorrelation(t, strings.Replace(strings.Replace(corrCountGte3, "id: c3", "id: changed", 1), "gte: 3", "lt: 3", 1)),
+		mustCorrelation(t, corrCountGte3),
 	}
 	c2 := mustCorrelator(t, []*Rule{failed}, now)
 	if err := c2.Restore(b); err != nil {
@@ -114,13 +114,13 @@ func TestCorrelator_RestoreIgnoresCorrelationsNoLongerPresent(t *testing.T) {
 
 func TestCorrelator_RestoreKeepsMaxGroups(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	k := mustCorrelation(t, countGte3)
+	k := mustCorrelation(t, corrCountGte3)
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
 	for i, u := range []string{"a", "b", "c", "d"} {
 		c.Observe(failed, corrEvent{"user": u}, corrAt(i), int64(i))
 	}
 	b, _ := c.Save()
-	c2 := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)}, WithMaxGroups(2))
+	c2 := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)}, WithMaxGroups(2))
 	if err := c2.Restore(b); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestCorrelator_RestoreKeepsMaxGroups(t *testing.T) {
 
 func TestCorrelator_RestoreRejectsBadState(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
+	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)})
 	for _, tt := range []struct{ state, want string }{
 		{"nonsense", "restoring the correlator"},
 		{`{"version": 99}`, "state version 99"},

@@ -115,7 +115,7 @@ func corrSteps(r *Rule, e corrEvent, first int64, secs ...int) []corrStep {
 	return out
 }
 
-const countGte3 = `
+const corrCountGte3 = `
 title: three failures
 id: c3
 correlation:
@@ -146,7 +146,7 @@ func TestCorrelation_EventCountThresholdAtTheBoundary(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			failed := corrRule("f-1", "failed")
-			k := mustCorrelation(t, strings.Replace(countGte3, "gte: 3", tt.cond, 1))
+			k := mustCorrelation(t, strings.Replace(corrCountGte3, "gte: 3", tt.cond, 1))
 			c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
 			corrEqual(t, corrRun(c, corrSteps(failed, alice, 1, tt.secs...)), tt.want)
 		})
@@ -155,7 +155,7 @@ func TestCorrelation_EventCountThresholdAtTheBoundary(t *testing.T) {
 
 func TestCorrelation_EventCountNoRepeatWithinBurst(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
+	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)})
 	alice := corrEvent{"user": "alice"}
 	// Ten failures in nine seconds: one Match. The burst goes on after
 	// the quiet time (Match at 2, quiet until 12): one more at 13, made
@@ -173,7 +173,7 @@ func TestCorrelation_EventCountNoRepeatWithinBurst(t *testing.T) {
 
 func TestCorrelation_GroupByKeepsGroupsApart(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	k := mustCorrelation(t, strings.Replace(countGte3, "[user]", "[user, host]", 1))
+	k := mustCorrelation(t, strings.Replace(corrCountGte3, "[user]", "[user, host]", 1))
 	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{k})
 	a1 := corrEvent{"user": "alice", "host": "h1"}
 	a2 := corrEvent{"user": "alice", "host": "h2"}
@@ -257,7 +257,7 @@ correlation:
 	corrEqual(t, corrRun(c, steps), []string{"al[internal_ip=10.0.0.1,remote_ip=10.0.0.9] 2 [1 3] 0-2"})
 }
 
-const temporalABC = `
+const corrTemporalABC = `
 title: recon
 id: tp
 correlation:
@@ -290,7 +290,7 @@ func TestCorrelation_TemporalAndOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k := mustCorrelation(t, strings.Replace(temporalABC, "type: temporal", "type: "+tt.typ, 1))
+			k := mustCorrelation(t, strings.Replace(corrTemporalABC, "type: temporal", "type: "+tt.typ, 1))
 			c := mustCorrelator(t, []*Rule{a, b, cc}, []*Correlation{k})
 			var steps []corrStep
 			for i, r := range tt.order {
@@ -303,7 +303,7 @@ func TestCorrelation_TemporalAndOrder(t *testing.T) {
 
 func TestCorrelation_TemporalWithACondition(t *testing.T) {
 	a, b, cc := corrRule("ra", "a"), corrRule("rb", "b"), corrRule("rc", "c")
-	k := mustCorrelation(t, temporalABC+"  condition:\n    gte: 2\n")
+	k := mustCorrelation(t, corrTemporalABC+"  condition:\n    gte: 2\n")
 	c := mustCorrelator(t, []*Rule{a, b, cc}, []*Correlation{k})
 	u := corrEvent{"user": "u"}
 	corrEqual(t, corrRun(c, []corrStep{{a, 0, 1, u}, {a, 1, 2, u}, {cc, 3, 3, u}}), []string{"tp[user=u] 2 [2 3] 1-3"})
@@ -341,7 +341,7 @@ func TestCorrelation_UpperBoundsAreDecidedAtWindowEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := strings.Replace(strings.Replace(countGte3, "gte: 3", tt.cond, 1), "[failed]", "[login]", 1)
+			src := strings.Replace(strings.Replace(corrCountGte3, "gte: 3", tt.cond, 1), "[failed]", "[login]", 1)
 			c := mustCorrelator(t, []*Rule{login}, []*Correlation{mustCorrelation(t, src)})
 			corrEqual(t, corrRun(c, tt.steps), tt.want)
 		})
@@ -389,7 +389,7 @@ correlation:
 
 func TestCorrelation_MaxGroupsEvictsTheOldest(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)}, WithMaxGroups(2))
+	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)}, WithMaxGroups(2))
 	u := func(s string) corrEvent { return corrEvent{"user": s} }
 	steps := []corrStep{
 		{failed, 0, 1, u("a")}, {failed, 0, 2, u("b")},
@@ -408,7 +408,7 @@ func TestCorrelation_MaxGroupsEvictsTheOldest(t *testing.T) {
 
 func TestCorrelation_AdvanceForgetsExpiredGroups(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
+	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)})
 	corrRun(c, []corrStep{{failed, 0, 1, corrEvent{"user": "a"}}, {failed, 5, 2, corrEvent{"user": "b"}}})
 	c.Advance(corrAt(10))
 	if g := c.Stats()[0].Groups; g != 2 {
@@ -427,7 +427,7 @@ func TestCorrelation_AdvanceForgetsExpiredGroups(t *testing.T) {
 
 func TestCorrelation_EarlierTimeIsTakenAsTheLatest(t *testing.T) {
 	failed := corrRule("f-1", "failed")
-	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, countGte3)})
+	c := mustCorrelator(t, []*Rule{failed}, []*Correlation{mustCorrelation(t, corrCountGte3)})
 	u := corrEvent{"user": "u"}
 	got := corrRun(c, []corrStep{{failed, 100, 1, u}, {failed, 50, 2, u}, {failed, 0, 3, u}})
 	corrEqual(t, got, []string{"c3[user=u] 3 [1 2 3] 100-100"})
