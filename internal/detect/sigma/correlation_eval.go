@@ -148,7 +148,9 @@ type CorrelationStats struct {
 // same pointer; another rule concerns no correlation. Observe first
 // closes the windows that at has passed, as Advance does, then updates
 // every correlation that refers to r, and returns the Matches of both,
-// chained Matches included.
+// chained Matches included. Whether a Match of a correlation that others
+// refer to should also be reported alone is GeneratesCorrelation's
+// answer.
 func (c *Correlator) Observe(r *Rule, e Event, at time.Time, ref int64) []Match {
 	c.mu.Lock()
 	defer c.mu.Unlock()
