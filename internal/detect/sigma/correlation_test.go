@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -503,5 +504,54 @@ func TestNewCorrelator_ChecksCorrelationsBuiltByHand(t *testing.T) {
 	corrEqual(t, corrRun(c, []corrStep{{a, 0, 1, u}, {a, 1, 2, u}, {b, 2, 3, u}}), []string{"t[] 2 [2 3] 1-2"})
 	if k.Condition.Gte != nil {
 		t.Errorf("NewCorrelator changed the Correlation's condition to %s", k.Condition)
+	}
+}
+
+func TestCorrelation_RefsAreTheFirst100WithATotal(t *testing.T) {
+	for _, cond := range []string{"gte: 150", "lt: 200"} {
+		t.Run(cond, func(t *testing.T) {
+			r := corrRule("f-1", "failed")
+			k := mustCorrelation(t, strings.Replace(strings.Replace(corrCountGte3, "gte: 3", cond, 1), "10s", "1h", 1))
+			c := mustCorrelator(t, []*Rule{r}, []*Correlation{k})
+			var ms []Match
+			for i := range 150 {
+				ms = append(ms, c.Observe(r, corrEvent{"user": "u"}, corrAt(i), int64(1000+i))...)
+			}
+			ms = append(ms, c.Advance(corrAt(4000))...)
+			if len(ms) != 1 {
+				t.Fatalf("%d matches, want 1", len(ms))
+			}
+			m := ms[0]
+			if m.Total != 150 || m.Value != 150 || len(m.Refs) != 100 || m.Refs[0] != 1000 || m.Refs[99] != 1099 {
+				t.Errorf("total %d, value %g, %d refs from %d to %d; want 150, 150, 100 from 1000 to 1099",
+					m.Total, m.Value, len(m.Refs), m.Refs[0], m.Refs[len(m.Refs)-1])
+			}
+		})
+	}
+}
+
+func TestCorrelation_FieldValuesAsGroupsAndNumbers(t *testing.T) {
+	for _, tt := range []struct {
+		v    any
+		want string
+	}{
+		{"a", "a"}, {1.5, "1.5"}, {json.Number("12"), "12"}, {true, "true"}, {7, "7"}, {int64(8), "8"},
+		{[]any{"x", 1.0}, `["x",1]`}, {map[string]any{"k": "v"}, `{"k":"v"}`},
+	} {
+		if got := corrFieldString(tt.v); got != tt.want {
+			t.Errorf("corrFieldString(%#v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		v    any
+		want float64
+		ok   bool
+	}{
+		{2.5, 2.5, true}, {3, 3, true}, {int64(4), 4, true}, {json.Number("5.5"), 5.5, true}, {" 6 ", 6, true},
+		{json.Number("x"), 0, false}, {"seven", 0, false}, {"NaN", 0, false}, {true, 0, false}, {nil, 0, false},
+	} {
+		if got, ok := corrFieldNumber(tt.v); got != tt.want || ok != tt.ok {
+			t.Errorf("corrFieldNumber(%#v) = %g, %v; want %g, %v", tt.v, got, ok, tt.want, tt.ok)
+		}
 	}
 }
