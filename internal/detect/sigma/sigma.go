@@ -127,6 +127,10 @@ type Rule struct {
 	LogSource      LogSource
 	FalsePositives []string
 	Fields         []string
+	License        string        // an SPDX identifier
+	Taxonomy       string        // "sigma" when empty
+	Scope          []string      // such as server
+	Related        []RelatedRule // rules this one derives from, obsoletes, ...
 	// Custom holds the top-level attributes the specification does not
 	// name (such as description_ja), as written.
 	Custom map[string]any
