@@ -254,7 +254,10 @@ func (vc *valueCompiler) compile(v any) (scalar, error) {
 	}
 	// Plain values and their transformations.
 	if v == nil {
-		if len(c.mods) > 0 {
+		if c.all {
+			return nil, fmt.Errorf("null cannot be one of the values of |all")
+		}
+		if len(c.mods) > 0 && !(len(c.mods) == 1 && c.neq) {
 			return nil, fmt.Errorf("null cannot take modifiers (|%s)", strings.Join(c.mods, "|"))
 		}
 		return nil, nil
