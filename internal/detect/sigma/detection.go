@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -18,7 +19,8 @@ type item struct {
 	null    bool // one value is null: an absent or null field matches
 	exists  int8 // 1: must exist, -1: must not, 0: not an exists test
 	values  []scalar
-	cost    int // for ordering the items of a map, cheapest first
+	text    []textMatcher // keyword searches: the values
+	cost    int           // for ordering the items of a map, cheapest first
 }
 
 func (it *item) eval(e Event) bool {
@@ -32,21 +34,14 @@ func (it *item) eval(e Event) bool {
 func (it *item) eval0(e Event) bool {
 	if it.keyword {
 		if it.all {
-			for _, m := range it.values {
-				if !e.Keywords(func(s string) bool { return m.match(s, e) }) {
+			for _, m := range it.text {
+				if !searchText(e, m) {
 					return false
 				}
 			}
 			return true
 		}
-		return e.Keywords(func(s string) bool {
-			for _, m := range it.values {
-				if m.match(s, e) {
-					return true
-				}
-			}
-			return false
-		})
+		return searchText(e, it)
 	}
 	v, ok := e.Field(it.field)
 	if it.exists != 0 {
@@ -66,6 +61,153 @@ func (it *item) eval0(e Event) bool {
 	for _, m := range it.values {
 		if matchValue(m, v, e) {
 			return true
+		}
+	}
+	return false
+}
+
+// matchText reports whether any of a keyword search's values matches s.
+func (it *item) matchText(s string) bool {
+	for _, m := range it.text {
+		if m.matchText(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// searchText reports whether m matches some text of the event. A
+// JSONEvent is walked directly, which does not allocate; other events
+// through Keywords.
+func searchText(e Event, m textMatcher) bool {
+	switch x := e.(type) {
+	case *JSONEvent:
+		return walkText(x.obj, m)
+	case *textEvent:
+		if !x.done {
+			x.collect()
+		}
+		if it, ok := m.(*item); ok {
+			for _, sub := range it.text {
+				if searchText(x, sub) {
+					return true
+				}
+			}
+			return false
+		}
+		if sm, ok := m.(*strScalar); ok && sm.joinable && (!sm.ks || !x.foldRisk) {
+			for _, a := range sm.alts {
+				if bytes.Contains(x.joined, a.litBytes) {
+					return true
+				}
+			}
+			return false
+		}
+		for _, s := range x.texts {
+			if m.matchText(s) {
+				return true
+			}
+		}
+		return false
+	}
+	return e.Keywords(m.matchText)
+}
+
+// textEvent is an event whose texts are gathered once, on the first
+// keyword search, for the other keyword searches of the same event. An
+// Index wraps each event in one; it belongs to one Match call.
+type textEvent struct {
+	Event
+	texts []string
+	done  bool
+	// joined is the texts with ASCII letters lower-cased, each after a
+	// NUL: a substring search of an ASCII keyword runs once over it
+	// rather than once a text.
+	joined []byte
+	// foldRisk is whether a text holds a non-ASCII rune that folds to
+	// an ASCII letter, which joined does not fold.
+	foldRisk bool
+}
+
+func (t *textEvent) collect() {
+	t.done = true
+	if je, ok := t.Event.(*JSONEvent); ok {
+		t.texts = appendTexts(t.texts, je.obj)
+	} else {
+		t.Event.Keywords(func(s string) bool {
+			t.texts = append(t.texts, s)
+			return false
+		})
+	}
+	for _, s := range t.texts {
+		t.joined = append(t.joined, 0)
+		for i := 0; i < len(s); i++ {
+			t.joined = append(t.joined, lowerASCII(s[i]))
+		}
+		t.foldRisk = t.foldRisk || hasFoldToASCII(s)
+	}
+}
+
+func (t *textEvent) reset() {
+	clear(t.texts)
+	t.Event, t.texts, t.done = nil, t.texts[:0], false
+	t.joined, t.foldRisk = t.joined[:0], false
+}
+
+// Keywords calls fn with the event's texts.
+func (t *textEvent) Keywords(fn func(s string) bool) bool {
+	if !t.done {
+		t.collect()
+	}
+	for _, s := range t.texts {
+		if fn(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func appendTexts(dst []string, v any) []string {
+	switch x := v.(type) {
+	case string:
+		return append(dst, x)
+	case map[string]any:
+		for _, el := range x {
+			dst = appendTexts(dst, el)
+		}
+	case []any:
+		for _, el := range x {
+			dst = appendTexts(dst, el)
+		}
+	case nil:
+	default:
+		if s, ok := toString(x); ok {
+			dst = append(dst, s)
+		}
+	}
+	return dst
+}
+
+func walkText(v any, m textMatcher) bool {
+	switch x := v.(type) {
+	case string:
+		return m.matchText(x)
+	case map[string]any:
+		for _, el := range x {
+			if walkText(el, m) {
+				return true
+			}
+		}
+	case []any:
+		for _, el := range x {
+			if walkText(el, m) {
+				return true
+			}
+		}
+	case nil:
+	default:
+		if s, ok := toString(x); ok {
+			return m.matchText(s)
 		}
 	}
 	return false
@@ -269,6 +411,9 @@ func compileItem(name, field string, mods []string, vn *yaml.Node, ph map[string
 			continue
 		}
 		it.values = append(it.values, m)
+		if it.keyword {
+			it.text = append(it.text, m.(textMatcher))
+		}
 	}
 	it.cost = costOf(it, c)
 	return it, nil

@@ -344,11 +344,11 @@ func (vc *valueCompiler) compile(v any) (scalar, error) {
 			pats[i] = pats[i].wrap(true, true)
 		}
 	}
-	sc := &strScalar{}
+	var alts []*strMatcher
 	for _, p := range pats {
-		sc.alts = append(sc.alts, newStrMatcher(p, cased))
+		alts = append(alts, newStrMatcher(p, cased))
 	}
-	return sc, nil
+	return newStrScalar(alts), nil
 }
 
 func each(pats []pattern, f func(pattern) ([]pattern, error)) ([]pattern, error) {

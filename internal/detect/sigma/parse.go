@@ -277,19 +277,21 @@ func parseRule(root *yaml.Node, o *options) (*Rule, error) {
 	if det == nil || det.Kind != yaml.MappingNode {
 		return fail(root, "detection is missing (a map of search identifiers and a condition)")
 	}
-	m, err := compileDetection(det, o)
+	m, reqs, err := compileDetection(det, o)
 	if err != nil {
 		if e, ok := err.(*Error); ok {
 			e.Rule = r.Key()
 		}
 		return r, err
 	}
-	r.match = m
+	r.match, r.reqs = m, reqs
+	r.keywords = hasKeywords(det)
 	return r, nil
 }
 
-// compileDetection compiles a detection section into one matcher.
-func compileDetection(det *yaml.Node, o *options) (func(Event) bool, error) {
+// compileDetection compiles a detection section into one matcher, and
+// reads what an event needs to match it (for Index).
+func compileDetection(det *yaml.Node, o *options) (func(Event) bool, []fieldReq, error) {
 	searches := map[string]*search{}
 	var names []string
 	var condNode *yaml.Node
@@ -300,20 +302,20 @@ func compileDetection(det *yaml.Node, o *options) (func(Event) bool, error) {
 			condNode = deref(v)
 			continue
 		case "timeframe":
-			return nil, errAt(k, "detection: timeframe (a Sigma 1 aggregation) is not supported; write a correlation rule")
+			return nil, nil, errAt(k, "detection: timeframe (a Sigma 1 aggregation) is not supported; write a correlation rule")
 		}
 		if strings.ContainsAny(k.Value, " \t()") || reserved[k.Value] || k.Value == "" {
-			return nil, errAt(k, "detection: %q cannot be a search identifier name", k.Value)
+			return nil, nil, errAt(k, "detection: %q cannot be a search identifier name", k.Value)
 		}
 		s, err := compileSearch(k.Value, v, o.placeholders)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		searches[k.Value] = s
 		names = append(names, k.Value)
 	}
 	if condNode == nil {
-		return nil, errAt(det, "detection: condition is missing")
+		return nil, nil, errAt(det, "detection: condition is missing")
 	}
 	var conds []string
 	switch condNode.Kind {
@@ -323,33 +325,36 @@ func compileDetection(det *yaml.Node, o *options) (func(Event) bool, error) {
 		for _, c := range condNode.Content {
 			c = deref(c)
 			if c.Kind != yaml.ScalarNode {
-				return nil, errAt(c, "condition: a list of conditions holds strings")
+				return nil, nil, errAt(c, "condition: a list of conditions holds strings")
 			}
 			conds = append(conds, c.Value)
 		}
 		if len(conds) == 0 {
-			return nil, errAt(condNode, "condition: an empty list")
+			return nil, nil, errAt(condNode, "condition: an empty list")
 		}
 	default:
-		return nil, errAt(condNode, "condition: a string or a list of strings")
+		return nil, nil, errAt(condNode, "condition: a string or a list of strings")
 	}
 	if len(names) == 0 {
-		return nil, errAt(det, "detection: no search identifiers")
+		return nil, nil, errAt(det, "detection: no search identifiers")
 	}
 	slices.Sort(names)
 	var fs []func(Event) bool
+	var alts [][]fieldReq
 	for _, s := range conds {
 		if strings.Contains(s, "|") {
-			return nil, errAt(condNode, "condition: aggregations (%q) are Sigma 1; write a correlation rule", s)
+			return nil, nil, errAt(condNode, "condition: aggregations (%q) are Sigma 1; write a correlation rule", s)
 		}
 		c, err := parseCondition(s, names)
 		if err != nil {
-			return nil, errAt(condNode, "%v", err)
+			return nil, nil, errAt(condNode, "%v", err)
 		}
 		fs = append(fs, compileCond(c, searches))
+		alts = append(alts, condReqs(c, searches))
 	}
+	reqs := common(alts)
 	if len(fs) == 1 {
-		return fs[0], nil
+		return fs[0], reqs, nil
 	}
 	return func(e Event) bool {
 		for _, f := range fs {
@@ -358,7 +363,43 @@ func compileDetection(det *yaml.Node, o *options) (func(Event) bool, error) {
 			}
 		}
 		return false
-	}, nil
+	}, reqs, nil
+}
+
+// hasKeywords reports whether a detection has a keyword search: a
+// search identifier that is a list of plain values, or a key starting
+// with |.
+func hasKeywords(det *yaml.Node) bool {
+	for i := 0; i+1 < len(det.Content); i += 2 {
+		if det.Content[i].Value == "condition" {
+			continue
+		}
+		v := deref(det.Content[i+1])
+		if v.Kind == yaml.SequenceNode {
+			for _, c := range v.Content {
+				c = deref(c)
+				if c.Kind == yaml.ScalarNode {
+					return true
+				}
+				if c.Kind == yaml.MappingNode && mapHasKeyword(c) {
+					return true
+				}
+			}
+		}
+		if v.Kind == yaml.MappingNode && mapHasKeyword(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func mapHasKeyword(m *yaml.Node) bool {
+	for j := 0; j < len(m.Content); j += 2 {
+		if strings.HasPrefix(m.Content[j].Value, "|") {
+			return true
+		}
+	}
+	return false
 }
 
 func scalarString(n *yaml.Node) string {

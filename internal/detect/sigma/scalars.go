@@ -65,7 +65,25 @@ func toNumber(v any) (float64, bool) {
 
 // strScalar matches the value's text against any of its patterns (a
 // value that windash or base64offset turned into several).
-type strScalar struct{ alts []*strMatcher }
+type strScalar struct {
+	alts []*strMatcher
+	// joinable is whether every alternative is a case-insensitive ASCII
+	// substring without NUL, which a search over joined texts can find;
+	// ks whether one has a k or s (see hasFoldToASCII).
+	joinable, ks bool
+}
+
+func newStrScalar(alts []*strMatcher) *strScalar {
+	s := &strScalar{alts: alts, joinable: true}
+	for _, a := range alts {
+		if a.shape != shContains || !a.fold || !a.ascii || strings.IndexByte(a.lit, 0) >= 0 {
+			s.joinable = false
+		}
+		s.ks = s.ks || a.ks
+		a.litBytes = []byte(a.lit)
+	}
+	return s
+}
 
 func (m *strScalar) match(v any, _ Event) bool {
 	s, ok := v.(string)
@@ -74,6 +92,15 @@ func (m *strScalar) match(v any, _ Event) bool {
 			return false
 		}
 	}
+	return m.matchText(s)
+}
+
+// textMatcher matches text; keyword searches use it.
+type textMatcher interface {
+	matchText(s string) bool
+}
+
+func (m *strScalar) matchText(s string) bool {
 	for _, a := range m.alts {
 		if a.match(s) {
 			return true
@@ -130,6 +157,8 @@ func (m *reScalar) match(v any, _ Event) bool {
 	}
 	return m.re.MatchString(s)
 }
+
+func (m *reScalar) matchText(s string) bool { return m.re.MatchString(s) }
 
 // cidrScalar is a value with |cidr.
 type cidrScalar struct{ p netip.Prefix }

@@ -138,6 +138,9 @@ type Rule struct {
 	Doc []byte
 
 	match func(Event) bool // the compiled detection
+	reqs  []fieldReq       // exact values an event needs to match (for Index)
+	// keywords is whether the detection has a keyword search.
+	keywords bool
 }
 
 // Match reports whether the event matches the rule's detection. It does

@@ -103,12 +103,14 @@ func (p pattern) mapLit(f func(string) string) pattern {
 // shapes (exact, prefix, suffix, substring) have their own paths; other
 // patterns go through the general glob matcher.
 type strMatcher struct {
-	shape shape
-	lit   string  // exact, prefix, suffix, substring: the text (lower-cased when fold)
-	pat   pattern // general: lower-cased when fold
-	segs  []pattern
-	fold  bool // case-insensitive
-	ascii bool // lit is ASCII
+	shape    shape
+	lit      string  // exact, prefix, suffix, substring: the text (lower-cased when fold)
+	litBytes []byte  // lit, for searching joined texts
+	pat      pattern // general: lower-cased when fold
+	segs     []pattern
+	fold     bool // case-insensitive
+	ascii    bool // lit is ASCII
+	ks       bool // lit has k or s, which two non-ASCII runes fold to
 }
 
 type shape uint8
@@ -147,6 +149,7 @@ func newStrMatcher(p pattern, cased bool) *strMatcher {
 		m.segs = splitStars(p)
 	}
 	m.ascii = isASCII(m.lit)
+	m.ks = strings.ContainsAny(m.lit, "ks")
 	return m
 }
 
@@ -166,32 +169,43 @@ func (m *strMatcher) match(s string) bool {
 		}
 		return globMatch(s, m.segs, false)
 	}
+	if m.ascii && (!m.ks || !hasFoldToASCII(s)) {
+		// Only ASCII runes of s can fold to an ASCII pattern, and the
+		// bytes of other runes are never ASCII: compare bytes.
+		switch m.shape {
+		case shExact:
+			return len(s) == len(m.lit) && asciiEqualLower(s, m.lit)
+		case shPrefix:
+			return len(s) >= len(m.lit) && asciiEqualLower(s[:len(m.lit)], m.lit)
+		case shSuffix:
+			return len(s) >= len(m.lit) && asciiEqualLower(s[len(s)-len(m.lit):], m.lit)
+		case shContains:
+			return asciiContainsLower(s, m.lit)
+		}
+	}
 	switch m.shape {
 	case shExact:
-		if m.ascii && len(s) != len(m.lit) && isASCII(s) {
-			return false
-		}
 		return strings.EqualFold(s, m.lit)
 	case shPrefix:
-		if m.ascii && isASCII(s) {
-			return len(s) >= len(m.lit) && asciiEqualLower(s[:len(m.lit)], m.lit)
-		}
 		_, ok := prefixFold(s, m.lit)
 		return ok
 	case shSuffix:
-		if m.ascii && isASCII(s) {
-			return len(s) >= len(m.lit) && asciiEqualLower(s[len(s)-len(m.lit):], m.lit)
-		}
 		return suffixFold(s, m.lit)
 	case shContains:
-		if m.ascii && isASCII(s) {
-			return asciiContainsLower(s, m.lit)
-		}
 		return containsFold(s, m.lit)
 	case shAny:
 		return true
 	}
 	return globMatch(s, m.segs, true)
+}
+
+// hasFoldToASCII reports whether s holds one of the two non-ASCII runes
+// that fold to ASCII letters: the Kelvin sign (k) and the long s (s).
+func hasFoldToASCII(s string) bool {
+	if strings.IndexByte(s, 0xe2) < 0 && strings.IndexByte(s, 0xc5) < 0 {
+		return false
+	}
+	return strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f")
 }
 
 func isASCII(s string) bool {
