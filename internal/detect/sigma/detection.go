@@ -113,13 +113,16 @@ func searchText(e Event, m textMatcher) bool {
 	return e.Keywords(m.matchText)
 }
 
-// textEvent is an event whose texts are gathered once, on the first
-// keyword search, for the other keyword searches of the same event. An
-// Index wraps each event in one; it belongs to one Match call.
+// textEvent is an event that remembers, for the other rules run on
+// it, the fields looked up and its texts, gathered on the first keyword
+// search. An Index wraps each event in one; it belongs to one Match
+// call.
 type textEvent struct {
 	Event
-	texts []string
-	done  bool
+	fields [16]memoField
+	nField int
+	texts  []string
+	done   bool
 	// joined is the texts with ASCII letters lower-cased, each after a
 	// NUL: a substring search of an ASCII keyword runs once over it
 	// rather than once a text.
@@ -148,7 +151,30 @@ func (t *textEvent) collect() {
 	}
 }
 
+type memoField struct {
+	name string
+	v    any
+	ok   bool
+}
+
+// Field returns the inner event's field, looked up once.
+func (t *textEvent) Field(name string) (any, bool) {
+	for i := 0; i < t.nField; i++ {
+		if f := &t.fields[i]; f.name == name {
+			return f.v, f.ok
+		}
+	}
+	v, ok := t.Event.Field(name)
+	if t.nField < len(t.fields) {
+		t.fields[t.nField] = memoField{name: name, v: v, ok: ok}
+		t.nField++
+	}
+	return v, ok
+}
+
 func (t *textEvent) reset() {
+	clear(t.fields[:t.nField])
+	t.nField = 0
 	clear(t.texts)
 	t.Event, t.texts, t.done = nil, t.texts[:0], false
 	t.joined, t.foldRisk = t.joined[:0], false

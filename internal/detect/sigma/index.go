@@ -205,6 +205,15 @@ func (ix *Index) Filed() (filed, always int) {
 // order given to NewIndex. It does not look at logsources (see
 // FieldMap.Applies).
 func (ix *Index) Match(e Event, dst []*Rule) []*Rule {
+	// The rules share the fields looked up and one gathering of the
+	// event's texts.
+	te := textEvents.Get().(*textEvent)
+	te.Event = e
+	defer func() {
+		te.reset()
+		textEvents.Put(te)
+	}()
+	e = te
 	var stack [128]int32
 	cand := stack[:0]
 	var buf [64]byte
@@ -216,19 +225,12 @@ func (ix *Index) Match(e Event, dst []*Rule) []*Rule {
 		}
 		cand = f.candidates(v, cand, buf[:0])
 	}
+	if len(cand) == 0 && len(ix.always) == 0 {
+		return dst
+	}
 	if len(cand) > 1 {
 		slices.Sort(cand)
 		cand = slices.Compact(cand)
-	}
-	// Keyword searches share one gathering of the event's texts.
-	if ix.keywords {
-		te := textEvents.Get().(*textEvent)
-		te.Event = e
-		defer func() {
-			te.reset()
-			textEvents.Put(te)
-		}()
-		e = te
 	}
 	// Merge the candidates with the rules tried always, in order.
 	a, c := 0, 0
