@@ -38,7 +38,7 @@ type token struct {
 	pos  int // column, from 1
 }
 
-// CondError is an error in a condition, at a column.
+// condError is an error in a condition, at a column.
 type condError struct {
 	pos int
 	msg string

@@ -83,7 +83,7 @@ func searchText(e Event, m textMatcher) bool {
 	switch x := e.(type) {
 	case *JSONEvent:
 		return walkText(x.obj, m)
-	case *textEvent:
+	case *memoEvent:
 		if !x.done {
 			x.collect()
 		}
@@ -113,11 +113,11 @@ func searchText(e Event, m textMatcher) bool {
 	return e.Keywords(m.matchText)
 }
 
-// textEvent is an event that remembers, for the other rules run on
+// memoEvent is an event that remembers, for the other rules run on
 // it, the fields looked up and its texts, gathered on the first keyword
 // search. An Index wraps each event in one; it belongs to one Match
 // call.
-type textEvent struct {
+type memoEvent struct {
 	Event
 	fields [16]memoField
 	nField int
@@ -132,7 +132,7 @@ type textEvent struct {
 	foldRisk bool
 }
 
-func (t *textEvent) collect() {
+func (t *memoEvent) collect() {
 	t.done = true
 	if je, ok := t.Event.(*JSONEvent); ok {
 		t.texts = appendTexts(t.texts, je.obj)
@@ -158,7 +158,7 @@ type memoField struct {
 }
 
 // Field returns the inner event's field, looked up once.
-func (t *textEvent) Field(name string) (any, bool) {
+func (t *memoEvent) Field(name string) (any, bool) {
 	for i := 0; i < t.nField; i++ {
 		if f := &t.fields[i]; f.name == name {
 			return f.v, f.ok
@@ -172,7 +172,7 @@ func (t *textEvent) Field(name string) (any, bool) {
 	return v, ok
 }
 
-func (t *textEvent) reset() {
+func (t *memoEvent) reset() {
 	clear(t.fields[:t.nField])
 	t.nField = 0
 	clear(t.texts)
@@ -181,7 +181,7 @@ func (t *textEvent) reset() {
 }
 
 // Keywords calls fn with the event's texts.
-func (t *textEvent) Keywords(fn func(s string) bool) bool {
+func (t *memoEvent) Keywords(fn func(s string) bool) bool {
 	if !t.done {
 		t.collect()
 	}

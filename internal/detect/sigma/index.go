@@ -129,12 +129,10 @@ func condReqs(c *cond, searches map[string]*search) []fieldReq {
 type Index struct {
 	rules  []*Rule
 	always []int32 // rules tried on every event, in order
-	// keywords is whether some rule has a keyword search.
-	keywords bool
-	fields   []indexedField
+	fields []indexedField
 }
 
-var textEvents = sync.Pool{New: func() any { return &textEvent{} }}
+var memoEvents = sync.Pool{New: func() any { return &memoEvent{} }}
 
 type indexedField struct {
 	name    string
@@ -158,7 +156,6 @@ func NewIndex(rules []*Rule) *Index {
 	}
 	byName := map[string]*indexedField{}
 	for i, r := range rules {
-		ix.keywords = ix.keywords || r.keywords
 		best := -1
 		for j, q := range r.reqs {
 			if best < 0 || count[q.field] > count[r.reqs[best].field] ||
@@ -207,11 +204,11 @@ func (ix *Index) Filed() (filed, always int) {
 func (ix *Index) Match(e Event, dst []*Rule) []*Rule {
 	// The rules share the fields looked up and one gathering of the
 	// event's texts.
-	te := textEvents.Get().(*textEvent)
+	te := memoEvents.Get().(*memoEvent)
 	te.Event = e
 	defer func() {
 		te.reset()
-		textEvents.Put(te)
+		memoEvents.Put(te)
 	}()
 	e = te
 	var stack [128]int32

@@ -68,7 +68,9 @@ func Parse(data []byte, opts ...Option) (*Set, error) {
 			break
 		}
 		if err != nil {
-			errs = append(errs, yamlError(len(docs)+1, err))
+			e := yamlError(len(docs)+1, err)
+			e.Msg += " (the documents after it were not read)"
+			errs = append(errs, e)
 			break
 		}
 		docs = append(docs, &n)
@@ -119,10 +121,27 @@ func Parse(data []byte, opts ...Option) (*Set, error) {
 			errs = append(errs, err)
 			continue
 		}
+		if prev := dup(set.Rules, r); prev != "" {
+			errs = append(errs, &Error{Doc: num, Line: root.Line, Rule: r.Key(), Msg: prev})
+			continue
+		}
 		r.Doc = text
 		set.Rules = append(set.Rules, r)
 	}
 	return set, errors.Join(errs...)
+}
+
+// dup says why r clashes with a rule read before it, or returns "".
+func dup(rules []*Rule, r *Rule) string {
+	for _, o := range rules {
+		switch {
+		case r.ID != "" && o.ID == r.ID:
+			return fmt.Sprintf("id %s is already the id of %q in this file", r.ID, o.Title)
+		case r.Name != "" && o.Name == r.Name:
+			return fmt.Sprintf("name %s is already the name of %q in this file", r.Name, o.Title)
+		}
+	}
+	return ""
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)

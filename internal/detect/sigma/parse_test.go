@@ -173,3 +173,26 @@ func TestParse_DefaultLevelIsMedium(t *testing.T) {
 		t.Errorf("level %v", r.Level)
 	}
 }
+
+func TestParse_DuplicateIDOrName(t *testing.T) {
+	for _, key := range []string{"id: r-1", "name: one"} {
+		data := "title: a\n" + key + "\nlogsource: {product: x}\ndetection: {s: {a: 1}, condition: s}\n---\n" +
+			"title: b\n" + key + "\nlogsource: {product: x}\ndetection: {s: {a: 2}, condition: s}\n"
+		set, err := Parse([]byte(data))
+		if err == nil || !strings.Contains(err.Error(), "already the") || len(set.Rules) != 1 {
+			t.Errorf("%s twice: %v, %d rules", key, err, len(set.Rules))
+		}
+	}
+}
+
+func TestParse_YAMLErrorStopsReading(t *testing.T) {
+	data := "title: a\nlogsource: {product: x}\ndetection: {s: {a: 1}, condition: s}\n---\ntitle: [\n---\ntitle: c\n"
+	set, err := Parse([]byte(data))
+	var e *Error
+	if !errors.As(err, &e) || e.Doc != 2 || !strings.Contains(e.Msg, "not read") {
+		t.Fatalf("error %v", err)
+	}
+	if len(set.Rules) != 1 {
+		t.Errorf("%d rules", len(set.Rules))
+	}
+}

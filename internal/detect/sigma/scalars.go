@@ -303,10 +303,26 @@ func (m *fieldrefScalar) against(s string, rv any) bool {
 	if !ok {
 		return false
 	}
-	sm := strMatcher{shape: m.shape, lit: r, fold: !m.cased}
-	if sm.fold {
-		sm.lit = strings.ToLower(r)
-		sm.ascii = isASCII(sm.lit)
+	switch m.shape {
+	case shPrefix:
+		if m.cased {
+			return strings.HasPrefix(s, r)
+		}
+		_, ok := prefixFold(s, r)
+		return ok
+	case shSuffix:
+		if m.cased {
+			return strings.HasSuffix(s, r)
+		}
+		return suffixFold(s, r)
+	case shContains:
+		if m.cased {
+			return strings.Contains(s, r)
+		}
+		return containsFold(s, r)
 	}
-	return sm.match(s)
+	if m.cased {
+		return s == r
+	}
+	return strings.EqualFold(s, r)
 }
