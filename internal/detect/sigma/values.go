@@ -127,7 +127,7 @@ const (
 func newStrMatcher(p pattern, cased bool) *strMatcher {
 	m := &strMatcher{fold: !cased}
 	if m.fold {
-		p = p.mapLit(strings.ToLower)
+		p = p.mapLit(lowerText)
 	}
 	m.pat = p
 	n := len(p)
@@ -206,6 +206,19 @@ func hasFoldToASCII(s string) bool {
 		return false
 	}
 	return strings.Contains(s, "\u212a") || strings.Contains(s, "\u017f")
+}
+
+// lowerText lower-cases text; bytes that are not UTF-8 (UTF-16 text,
+// a byte order mark) are kept, where strings.ToLower would replace them.
+func lowerText(s string) string {
+	if utf8.ValidString(s) {
+		return strings.ToLower(s)
+	}
+	b := []byte(s)
+	for i, c := range b {
+		b[i] = lowerASCII(c)
+	}
+	return string(b)
 }
 
 func isASCII(s string) bool {
@@ -308,6 +321,15 @@ func prefixFold(s, p string) (int, bool) {
 		}
 		sr, sn := utf8.DecodeRuneInString(s[i:])
 		pr, pn := utf8.DecodeRuneInString(p[j:])
+		if sn == 1 && sr == utf8.RuneError || pn == 1 && pr == utf8.RuneError {
+			// A byte that is not UTF-8 (UTF-16 text, a BOM) is itself.
+			if s[i] != p[j] {
+				return 0, false
+			}
+			i++
+			j++
+			continue
+		}
 		if !runeFoldEq(sr, pr) {
 			return 0, false
 		}
