@@ -287,6 +287,11 @@ func parseRule(root *yaml.Node, o *options) (*Rule, error) {
 	if ls == nil || ls.Kind != yaml.MappingNode {
 		return fail(root, "logsource is missing (a map of category, product, service)")
 	}
+	for _, key := range []string{"category", "product", "service"} {
+		if n := get(ls, key); n != nil && (n.Kind != yaml.ScalarNode || n.Tag == "!!null") {
+			return fail(n, "logsource: %s is a single name", key)
+		}
+	}
 	r.LogSource = LogSource{
 		Category: scalarString(get(ls, "category")),
 		Product:  scalarString(get(ls, "product")),

@@ -128,6 +128,7 @@ func TestParse_Rejected(t *testing.T) {
 		{"bad yaml", "title: x\n  bad: [\n", "YAML"},
 		{"empty list", "title: x\nlogsource: {product: x}\ndetection: {s: {a: []}, condition: s}\n", "empty list of values"},
 		{"map value", "title: x\nlogsource: {product: x}\ndetection: {s: {a: {b: 1}}, condition: s}\n", "not a map"},
+		{"logsource list", "title: x\nlogsource: {product: [a, b]}\ndetection: {s: {a: 1}, condition: s}\n", "logsource: product is a single name"},
 		{"empty field", "title: x\nlogsource: {product: x}\ndetection: {s: {'': 1}, condition: s}\n", "empty field name"},
 	}
 	for _, c := range cases {
