@@ -143,12 +143,18 @@ func (t *memoEvent) collect() {
 		})
 	}
 	for _, s := range t.texts {
+		n := len(t.joined)
 		t.joined = append(t.joined, 0)
-		for i := 0; i < len(s); i++ {
-			t.joined = append(t.joined, lowerASCII(s[i]))
+		t.joined = append(t.joined, s...)
+		for i := n + 1; i < len(t.joined); i++ {
+			if c := t.joined[i]; 'A' <= c && c <= 'Z' {
+				t.joined[i] = c + 'a' - 'A'
+			}
 		}
-		t.foldRisk = t.foldRisk || hasFoldToASCII(s)
 	}
+	// Lower-casing kept the bytes of other runes as they were.
+	t.foldRisk = (bytes.IndexByte(t.joined, 0xe2) >= 0 || bytes.IndexByte(t.joined, 0xc5) >= 0) &&
+		(bytes.Contains(t.joined, []byte("\u212a")) || bytes.Contains(t.joined, []byte("\u017f")))
 }
 
 type memoField struct {
