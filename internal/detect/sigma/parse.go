@@ -48,9 +48,10 @@ var known = map[string]bool{
 // Parse reads one YAML file of Sigma rules: one document or several
 // separated by ---. A document with a top-level correlation key is a
 // correlation rule; the others are detection rules, compiled for Match.
-// A document that cannot be run is reported as an *Error (several are
-// joined with errors.Join); the rules that did load are returned with
-// the error, so a caller may report the rejected ones and run the rest.
+// A document that cannot be run is reported as an *Error, whose line
+// counts from the start of the file; several are joined with
+// errors.Join. The rules that did load are returned with the error, so
+// a caller may report the rejected ones and run the rest.
 func Parse(data []byte, opts ...Option) (*Set, error) {
 	var o options
 	for _, f := range opts {
@@ -127,6 +128,9 @@ func Parse(data []byte, opts ...Option) (*Set, error) {
 		}
 		r.Doc = text
 		set.Rules = append(set.Rules, r)
+	}
+	if len(errs) == 1 {
+		return set, errs[0]
 	}
 	return set, errors.Join(errs...)
 }
