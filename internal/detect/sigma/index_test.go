@@ -181,3 +181,32 @@ func TestMatch_DoesNotAllocate(t *testing.T) {
 		t.Errorf("Index.Match allocates %v times per event", n)
 	}
 }
+
+// FuzzIndex checks that an Index matches what every rule does, on any
+// event.
+func FuzzIndex(f *testing.F) {
+	for _, js := range indexEvents {
+		f.Add(js)
+	}
+	set, err := Parse(append(benchRules(), []byte("\n---\n"+indexRules)...))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ix := NewIndex(set.Rules)
+	f.Fuzz(func(t *testing.T, js string) {
+		var m map[string]any
+		if json.Unmarshal([]byte(js), &m) != nil {
+			return
+		}
+		e := NewJSONEvent(m, nil)
+		var want []*Rule
+		for _, r := range set.Rules {
+			if r.Match(e) {
+				want = append(want, r)
+			}
+		}
+		if got := ix.Match(e, nil); !slices.Equal(got, want) {
+			t.Fatalf("event %s: index matched %v, every rule %v", js, titles(got), titles(want))
+		}
+	})
+}
