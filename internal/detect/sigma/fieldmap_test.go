@@ -92,6 +92,7 @@ func TestFieldMap_Windows(t *testing.T) {
 		{sec, "EventID", "4688"},
 		{sec, "Provider_Name", "Microsoft-Windows-Security-Auditing"},
 		{sec, "NewProcessName", `C:\Windows\System32\whoami.exe`},
+		{sec, "Image", `C:\Windows\System32\whoami.exe`},
 	} {
 		if got, ok := c.e.Field(c.field); !ok || got != c.want {
 			t.Errorf("Field(%s) = %v, %v; want %v", c.field, got, ok, c.want)
