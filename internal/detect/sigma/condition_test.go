@@ -96,6 +96,7 @@ func TestCondition_Rejected(t *testing.T) {
 		{"timeframe", "a:\n    x: 1\ntimeframe: 5m\ncondition: a", "timeframe"},
 		{"no identifiers", "condition: a", "no search identifiers"},
 		{"reserved name", "and:\n    x: 1\ncondition: and", "cannot be a search identifier name"},
+		{"empty identifier", "a:\ncondition: a", "detection a: empty"},
 		{"scalar identifier", "a: x\ncondition: a", "a search identifier is a map or a list"},
 		{"uppercase operator is an identifier", "a:\n    x: 1\nb:\n    x: 1\ncondition: a AND b", "unexpected \"AND\""},
 	})

@@ -335,6 +335,9 @@ func compileSearch(name string, n *yaml.Node, ph map[string][]string) (*search, 
 		}
 		return s, nil
 	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return nil, errAt(n, "detection %s: empty (a search identifier is a map or a list)", name)
+		}
 		return nil, errAt(n, "detection %s: a search identifier is a map or a list, not the single value %q", name, n.Value)
 	}
 	return nil, errAt(n, "detection %s: not a map or a list", name)
