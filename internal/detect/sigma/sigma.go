@@ -124,6 +124,8 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns the message as operators read it: where, which rule,
+// what.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("document %d", e.Doc)
 	if e.Line > 0 {
