@@ -22,6 +22,32 @@
 //     a consumer that restarts neither misses nor repeats a correlation.
 //   - An Event is one JSON object seen through a FieldMap, which resolves
 //     Sigma field names (CommandLine, user, ...) to paths in the object.
+//     The built-in maps (FieldMapNamed) read anzen's access events and
+//     Windows event logs; FieldMap.Applies says whether a rule's
+//     logsource covers an event.
+//   - An Index runs many rules over each event, trying only the rules
+//     the event can match: those filed under an exact value they require
+//     (action: export, EventID: 4688) and those it cannot file.
+//
+// Where the specification leaves a choice, matching does what pySigma's
+// backends and Hayabusa do:
+//
+//   - Text is compared case-insensitively (Unicode simple folding)
+//     unless |cased; the output of |base64 and |base64offset is compared
+//     as written, since base64 of other letters is other text.
+//   - A number in a rule equals the same number in the event, or the
+//     same digits as text; text in a rule is compared with a number's
+//     JSON form.
+//   - A field whose value is a list matches when one element does.
+//   - null matches an absent field or a JSON null; ” only an empty
+//     string.
+//   - |neq negates the whole value list (the field is none of the
+//     values), and holds for an absent field.
+//   - |re is Go's RE2: constructs it lacks (lookaround, backreferences,
+//     atomic groups, possessive quantifiers) are rejected when the rule
+//     is loaded.
+//   - The time modifiers read RFC 3339 text or Unix seconds and take
+//     the component in UTC; |week is the ISO week.
 package sigma
 
 import (
@@ -98,6 +124,8 @@ type Error struct {
 	Msg  string
 }
 
+// Error returns the message as operators read it: where, which rule,
+// what.
 func (e *Error) Error() string {
 	where := fmt.Sprintf("document %d", e.Doc)
 	if e.Line > 0 {
@@ -122,11 +150,15 @@ type Rule struct {
 	Author         string
 	Date, Modified string
 	References     []string
-	Level          Level
+	Level          Level // medium when the rule gives none
 	Tags           []string
 	LogSource      LogSource
 	FalsePositives []string
 	Fields         []string
+	License        string        // an SPDX identifier
+	Taxonomy       string        // "sigma" when empty
+	Scope          []string      // such as server
+	Related        []RelatedRule // rules this one derives from, obsoletes, ...
 	// Custom holds the top-level attributes the specification does not
 	// name (such as description_ja), as written.
 	Custom map[string]any
@@ -134,6 +166,9 @@ type Rule struct {
 	Doc []byte
 
 	match func(Event) bool // the compiled detection
+	reqs  []fieldReq       // exact values an event needs to match (for Index)
+	// keywords is whether the detection has a keyword search.
+	keywords bool
 }
 
 // Match reports whether the event matches the rule's detection. It does
