@@ -192,7 +192,7 @@ func runImport(cmd *cobra.Command, g *globalFlags, f *importFlags, file string) 
 		return err
 	}
 	opt.Reject = rej.add
-	bar, done := importProgress(cmd.ErrOrStderr(), size)
+	bar, done := byteProgress(cmd.ErrOrStderr(), size, "import")
 	opt.Progress = bar
 	var sink ingest.Sink = a.Audit
 	if f.dryRun {
@@ -261,13 +261,14 @@ func openImportFile(cmd *cobra.Command, file string) (io.ReadCloser, int64, stri
 	return in, st.Size(), filepath.Base(file), nil
 }
 
-// importProgress returns a function that moves a progress bar of the
-// file's bytes on w, when w is a terminal, and the function that ends it.
-func importProgress(w io.Writer, size int64) (func(int64), func()) {
+// byteProgress returns a function that moves a progress bar of a file's
+// bytes (size -1 when unknown) on w, when w is a terminal, and the
+// function that ends it.
+func byteProgress(w io.Writer, size int64, what string) (func(int64), func()) {
 	if !isTerminal(w) {
 		return nil, func() {}
 	}
-	bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("import"),
+	bar := progressbar.NewOptions64(size, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(what),
 		progressbar.OptionShowBytes(true), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish())
 	return func(n int64) { _ = bar.Set64(n) }, func() { _ = bar.Finish() }

@@ -104,9 +104,7 @@ func Parse(data []byte, opts ...Option) (*Set, error) {
 				errs = append(errs, err)
 				continue
 			}
-			if c.Doc == nil {
-				c.Doc = text
-			}
+			c.Doc = text // as written, not as parseCorrelation encoded it again
 			set.Correlations = append(set.Correlations, c)
 			continue
 		}

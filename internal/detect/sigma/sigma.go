@@ -16,7 +16,7 @@
 //     ---) into a Set of detection rules and correlation rules.
 //   - A Rule is compiled once into matchers: Rule.Match answers whether
 //     one Event matches its detection.
-//   - A Correlator (correlation.go) receives the matches of the base rules
+//   - A Correlator (correlation_eval.go) receives the matches of the base rules
 //     in time order and reports when a correlation's condition holds for a
 //     group within its timespan. Its state can be saved and restored, so
 //     a consumer that restarts neither misses nor repeats a correlation.

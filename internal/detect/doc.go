@@ -1,0 +1,10 @@
+// Package detect is anzen's log analysis (guideline 6.5 (3) and (5)): it
+// runs Sigma rules, and correlation rules over them, on access events and
+// on other systems' logs, and says which events match.
+//
+// The rule language and its engine are in the sigma package below; this
+// package loads rule files as a hospital keeps them (files and folders,
+// each loaded whole or rejected with the reason) and hunts offline through
+// exported logs in JSON Lines (Hunt), which `anzen detect check` and
+// `anzen detect eval` expose.
+package detect
