@@ -77,7 +77,7 @@ func TestDetectEval_PrintsOneJSONLinePerMatch(t *testing.T) {
 		got[1]["line"] != 4.0 || !strings.Contains(got[1]["title"].(string), "break-glass") {
 		t.Errorf("matches:\n%s", r.out)
 	}
-	if !strings.Contains(r.errOut, "line 3: not a JSON object") || !strings.Contains(r.errOut, "3 events, 2 matches") {
+	if !strings.Contains(r.errOut, "line 3: not JSON") || !strings.Contains(r.errOut, "3 events, 2 matches") {
 		t.Errorf("stderr:\n%s", r.errOut)
 	}
 	// To a file, from standard input.

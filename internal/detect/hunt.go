@@ -28,6 +28,7 @@ type Hunt struct {
 	last    time.Time
 	longest time.Duration
 	matched []*sigma.Rule // reused for each event
+	lines   *sigma.LineParser
 }
 
 // HuntMatch is one match, written as one JSON line.
@@ -61,7 +62,8 @@ func NewHunt(files RuleFiles, fields *sigma.FieldMap) (*Hunt, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Hunt{index: sigma.NewIndex(rules), corr: corr, fields: fields, alone: make(map[*sigma.Rule]bool, len(rules))}
+	h := &Hunt{index: sigma.NewIndex(rules), corr: corr, fields: fields, alone: make(map[*sigma.Rule]bool, len(rules)),
+		lines: sigma.NewLineParser(fields)}
 	for _, r := range rules {
 		h.alone[r] = corr.Generates(r)
 	}
@@ -138,21 +140,18 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 }
 
 func (h *Hunt) event(line int64, raw []byte, st *HuntStats, emit func(HuntMatch) error, bad func(int64, error)) error {
-	var obj map[string]any
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	e, err := h.lines.Parse(raw)
+	if err != nil {
 		st.BadLines++
 		if bad != nil {
-			if err == nil {
-				err = errors.New("not a JSON object")
-			} else {
-				err = fmt.Errorf("not a JSON object: %w", err)
+			if !errors.Is(err, sigma.ErrNotObject) {
+				err = fmt.Errorf("not JSON: %w", err)
 			}
 			bad(line, err)
 		}
 		return nil
 	}
 	st.Events++
-	e := sigma.NewJSONEvent(obj, h.fields)
 	var at time.Time
 	timed := false
 	h.matched = h.index.Match(e, h.matched[:0])

@@ -103,7 +103,7 @@ func searchText(e Event, m textMatcher) bool {
 			}
 			return false
 		}
-		for _, s := range x.texts {
+		for _, s := range x.allTexts() {
 			if m.matchText(s) {
 				return true
 			}
@@ -119,10 +119,11 @@ func searchText(e Event, m textMatcher) bool {
 // call.
 type memoEvent struct {
 	Event
-	fields [16]memoField
-	nField int
-	texts  []string
-	done   bool
+	fields    [16]memoField
+	nField    int
+	texts     []string
+	textsDone bool // texts gathered
+	done      bool // joined and foldRisk made
 	// joined is the texts with ASCII letters lower-cased, each after a
 	// NUL: a substring search of an ASCII keyword runs once over it
 	// rather than once a text.
@@ -134,6 +135,32 @@ type memoEvent struct {
 
 func (t *memoEvent) collect() {
 	t.done = true
+	if le, ok := t.Event.(*lineEvent); ok {
+		// The texts of a parsed line go into joined from its bytes;
+		// strings are made only if a search needs them (texts).
+		t.joined = le.appendJoined(t.joined)
+	} else {
+		for _, s := range t.allTexts() {
+			t.joined = append(t.joined, 0)
+			t.joined = append(t.joined, s...)
+		}
+	}
+	for i, c := range t.joined {
+		if 'A' <= c && c <= 'Z' {
+			t.joined[i] = c + 'a' - 'A'
+		}
+	}
+	// Lower-casing kept the bytes of other runes as they were.
+	t.foldRisk = (bytes.IndexByte(t.joined, 0xe2) >= 0 || bytes.IndexByte(t.joined, 0xc5) >= 0) &&
+		(bytes.Contains(t.joined, []byte("\u212a")) || bytes.Contains(t.joined, []byte("\u017f")))
+}
+
+// allTexts returns the event's texts, gathering them the first time.
+func (t *memoEvent) allTexts() []string {
+	if t.textsDone {
+		return t.texts
+	}
+	t.textsDone = true
 	if je, ok := t.Event.(*JSONEvent); ok {
 		t.texts = appendTexts(t.texts, je.obj)
 	} else {
@@ -142,19 +169,7 @@ func (t *memoEvent) collect() {
 			return false
 		})
 	}
-	for _, s := range t.texts {
-		n := len(t.joined)
-		t.joined = append(t.joined, 0)
-		t.joined = append(t.joined, s...)
-		for i := n + 1; i < len(t.joined); i++ {
-			if c := t.joined[i]; 'A' <= c && c <= 'Z' {
-				t.joined[i] = c + 'a' - 'A'
-			}
-		}
-	}
-	// Lower-casing kept the bytes of other runes as they were.
-	t.foldRisk = (bytes.IndexByte(t.joined, 0xe2) >= 0 || bytes.IndexByte(t.joined, 0xc5) >= 0) &&
-		(bytes.Contains(t.joined, []byte("\u212a")) || bytes.Contains(t.joined, []byte("\u017f")))
+	return t.texts
 }
 
 type memoField struct {
@@ -182,7 +197,7 @@ func (t *memoEvent) reset() {
 	clear(t.fields[:t.nField])
 	t.nField = 0
 	clear(t.texts)
-	t.Event, t.texts, t.done = nil, t.texts[:0], false
+	t.Event, t.texts, t.done, t.textsDone = nil, t.texts[:0], false, false
 	t.joined, t.foldRisk = t.joined[:0], false
 }
 
@@ -191,7 +206,7 @@ func (t *memoEvent) Keywords(fn func(s string) bool) bool {
 	if !t.done {
 		t.collect()
 	}
-	for _, s := range t.texts {
+	for _, s := range t.allTexts() {
 		if fn(s) {
 			return true
 		}
