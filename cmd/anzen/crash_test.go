@@ -21,6 +21,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/app"
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/ingest"
 )
 
@@ -228,16 +229,70 @@ func crashLoad(t *testing.T, srv *server, token string, round int) []string {
 }
 
 // crashBatchBody is one request of client c: crashBatch events, each with
-// a unique object id.
+// a unique object id. The first of each is a break-glass access, which
+// the detection engine must raise one alert for.
 func crashBatchBody(round, c, n int) ([]string, string) {
 	ids := make([]string, crashBatch)
 	var b strings.Builder
 	for i := range ids {
 		ids[i] = fmt.Sprintf("r%d-c%d-b%d-%d", round, c, n, i)
-		fmt.Fprintf(&b, `{"time":"%s","source":"%s","actor":{"id":"u%d"},"action":"view","patient":{"id":"P%06d"},"object":{"type":"record","id":"%s"}}`+"\n",
-			time.Now().UTC().Format(time.RFC3339Nano), crashSource, c, i, ids[i])
+		action := "view"
+		if i == 0 {
+			action = "emergency_access"
+		}
+		fmt.Fprintf(&b, `{"time":"%s","source":"%s","actor":{"id":"u%d"},"action":"%s","patient":{"id":"P%06d"},"object":{"type":"record","id":"%s"}}`+"\n",
+			time.Now().UTC().Format(time.RFC3339Nano), crashSource, c, action, i, ids[i])
 	}
 	return ids, b.String()
+}
+
+// breakGlassRule is the id of the medical pack's break-glass rule.
+const breakGlassRule = "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0a02"
+
+// checkAlerts lets the detection engine finish the log, as the next start
+// would, and checks that every stored break-glass access has exactly one
+// alert: the alerts the killed server wrote are kept and none is raised
+// again.
+func checkAlerts(t *testing.T, a *app.App, objectOf map[int64]string, acked map[string]bool, round int) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		n, err := a.Detect.Process(ctx)
+		if err != nil {
+			t.Fatalf("round %d: detection after the kill: %v", round, err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	alerts, err := detect.Alerts(ctx, a.DB, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerted := map[string]int{}
+	for _, al := range alerts {
+		if al.RuleID == breakGlassRule {
+			alerted[objectOf[al.FirstSeq]]++
+		}
+	}
+	stored := 0
+	for seq, id := range objectOf {
+		if !strings.HasSuffix(id, "-0") {
+			continue
+		}
+		stored++
+		if n := alerted[id]; n != 1 {
+			t.Errorf("round %d: the break-glass access %s (event %d) has %d alerts", round, id, seq, n)
+		}
+	}
+	for id := range acked {
+		if strings.HasSuffix(id, "-0") && alerted[id] == 0 {
+			t.Errorf("round %d: the acknowledged break-glass access %s raised no alert", round, id)
+		}
+	}
+	if len(alerted) != stored {
+		t.Errorf("round %d: %d break-glass alerts for %d stored accesses", round, len(alerted), stored)
+	}
 }
 
 // checkLog opens the data directory as anzen does at start, and checks
@@ -255,6 +310,7 @@ func checkLog(t *testing.T, c *cliEnv, acked map[string]bool, round int) {
 	}
 	defer a.Close()
 	found := map[string]int{}
+	objectOf := map[int64]string{}
 	for after := int64(-1); ; {
 		evs, err := a.Audit.ReadAfter(ctx, after, 10000)
 		if err != nil {
@@ -266,6 +322,7 @@ func checkLog(t *testing.T, c *cliEnv, acked map[string]bool, round int) {
 		for _, e := range evs {
 			if e.Source == crashSource {
 				found[e.Object.ID]++
+				objectOf[e.Seq] = e.Object.ID
 			}
 		}
 		after = evs[len(evs)-1].Seq
@@ -296,4 +353,5 @@ func checkLog(t *testing.T, c *cliEnv, acked map[string]bool, round int) {
 	if missing > 0 {
 		t.Fatalf("round %d: %d acknowledged events lost", round, missing)
 	}
+	checkAlerts(t, a, objectOf, acked, round)
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
@@ -44,14 +45,15 @@ type App struct {
 	Identity *identity.Service
 	Keys     *keys.Service
 	Catalog  *i18n.Catalog
-	Mail     *mail.Mailer // anzen's outgoing mail (auditkeep.go)
+	Mail     *mail.Mailer   // anzen's outgoing mail (auditkeep.go)
+	Detect   *detect.Engine // the rules over the audit log (detect.go)
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
 
 // Migrations lists every part's schema, in the order they are applied.
 func Migrations() []db.Migrations {
-	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations()}
+	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations(), detect.Migrations()}
 }
 
 // Open unseals the key service's root of trust (unseal.go), opens the
@@ -117,6 +119,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 	if err := a.recordConfiguration(ctx); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("record configuration: %w", err)
+	}
+	if err := a.setupDetect(); err != nil {
+		a.Close()
+		return nil, err
 	}
 	a.Catalog = i18n.New()
 	for _, loc := range catalogs() {
@@ -302,6 +308,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { a.runJobs(jobsCtx) })
 		wg.Go(func() { a.runAudit(jobsCtx) })
+		wg.Go(func() { a.runDetect(jobsCtx) })
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)

@@ -8,3 +8,27 @@
 // exported logs in JSON Lines (Hunt), which `anzen detect check` and
 // `anzen detect eval` expose.
 package detect
+
+import (
+	"embed"
+	"io/fs"
+
+	"github.com/anzen-health/anzen/internal/platform/db"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Migrations returns the detection part's schema: alerts and the
+// correlation rules' state.
+func Migrations() db.Migrations {
+	lite, err := fs.Sub(migrationsFS, "migrations/sqlite")
+	if err != nil {
+		panic(err)
+	}
+	pg, err := fs.Sub(migrationsFS, "migrations/postgres")
+	if err != nil {
+		panic(err)
+	}
+	return db.Migrations{Part: "detect", SQLite: lite, Postgres: pg}
+}

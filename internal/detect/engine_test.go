@@ -1,0 +1,175 @@
+package detect_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/audit/audittest"
+	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/platform/clock"
+	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
+)
+
+var parts = []db.Migrations{audit.Migrations(), detect.Migrations()}
+
+func newEngine(t *testing.T, d *db.DB, l *audit.Log) *detect.Engine {
+	t.Helper()
+	files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en
+}
+
+// misuseDay is ordinary work (audittest's events) with the medical pack's
+// cases planted among them: a break-glass, a guessed password, a mass
+// printing, password spraying.
+func misuseDay() []audit.Event {
+	events := audittest.Events(0, 3000)
+	at := func(i int) time.Time { return audittest.Start.Add(time.Duration(i) * time.Second) }
+	plant := func(i int, e audit.Event) {
+		e.Seq, e.Time, e.Received, e.Facility, e.Source = -1, at(i), at(i), 1, "ehr-main"
+		events = append(events, e)
+	}
+	plant(100, audit.Event{Action: "emergency_access", Actor: audit.Actor{ID: "d-7", Profession: "doctor"},
+		Patient: audit.Patient{ID: "P1"}, Outcome: audit.OutcomeSuccess})
+	for i := range 6 {
+		plant(500+i, audit.Event{Action: "login_failed", Actor: audit.Actor{ID: "n-9", Address: "198.51.100.4"}, Outcome: audit.OutcomeFailure})
+	}
+	plant(520, audit.Event{Action: "login", Actor: audit.Actor{ID: "n-9"}, Outcome: audit.OutcomeSuccess})
+	for i := range 55 {
+		plant(1000+i*10, audit.Event{Action: "print", Actor: audit.Actor{ID: "c-2", Profession: "clerk"},
+			Patient: audit.Patient{ID: fmt.Sprintf("P%d", i)}, Outcome: audit.OutcomeSuccess})
+	}
+	for i := range 12 {
+		plant(2000+i, audit.Event{Action: "login_failed", Actor: audit.Actor{ID: fmt.Sprintf("x-%d", i), Address: "203.0.113.50"},
+			Outcome: audit.OutcomeFailure})
+	}
+	slices.SortStableFunc(events, func(a, b audit.Event) int { return a.Time.Compare(b.Time) })
+	return events
+}
+
+// alertKeys returns the alerts as rule and first event, in order.
+func alertKeys(t *testing.T, d *db.DB) []string {
+	t.Helper()
+	alerts, err := detect.Alerts(context.Background(), d, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, a := range alerts {
+		out = append(out, fmt.Sprintf("%s@%d-%d", a.RuleID[len(a.RuleID)-2:], a.FirstSeq, a.LastSeq))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func drain(t *testing.T, en *detect.Engine) {
+	t.Helper()
+	for {
+		n, err := en.Process(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
+func TestEngine_RaisesThePacksAlertsOnce(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		if _, err := l.Append(context.Background(), misuseDay()); err != nil {
+			t.Fatal(err)
+		}
+		en := newEngine(t, d, l)
+		drain(t, en)
+		got := alertKeys(t, d)
+		// The break-glass, the guessed password, the printing, the
+		// spraying: by the last two digits of their rules' ids.
+		var rules []string
+		for _, k := range got {
+			rules = append(rules, k[:2])
+		}
+		if !slices.Equal(rules, []string{"02", "04", "10", "12"}) {
+			t.Fatalf("alerts %v", got)
+		}
+		alerts, _ := detect.Alerts(context.Background(), d, 10)
+		for _, a := range alerts {
+			if a.Facility != 1 || a.State != "new" || len(a.Seqs) == 0 || a.Title == "" {
+				t.Errorf("alert %+v", a)
+			}
+		}
+		// Processing again raises nothing more.
+		drain(t, newEngine(t, d, l))
+		if again := alertKeys(t, d); !slices.Equal(again, got) {
+			t.Errorf("a second engine: %v", again)
+		}
+	})
+}
+
+// TestEngine_ResumesAfterAStopOrAFailedBatchWithTheSameAlerts stops the
+// engine every few batches (a new engine, as after a restart) and makes
+// batches fail after the analysis (their writes rolled back), and gets
+// the alerts of an uninterrupted run, no more, no fewer.
+func TestEngine_ResumesAfterAStopOrAFailedBatchWithTheSameAlerts(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		events := misuseDay()
+		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		var want []string
+		{
+			ref := dbtest.SQLite(t, parts...)
+			rl := audit.New(ref, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+			if _, err := rl.Append(ctx, events); err != nil {
+				t.Fatal(err)
+			}
+			drain(t, newEngine(t, ref, rl))
+			want = alertKeys(t, ref)
+		}
+		// The events arrive in pieces; the engine restarts and fails
+		// between them.
+		en := newEngine(t, d, l)
+		fail := errors.New("the disk is full")
+		sub := l.Subscribe("detect", detect.EngineBatch)
+		for i := 0; i < len(events); i += 700 {
+			if _, err := l.Append(ctx, events[i:min(i+700, len(events))]); err != nil {
+				t.Fatal(err)
+			}
+			if i%1400 == 0 {
+				// A batch analysed and then lost with its transaction.
+				_, err := sub.Process(ctx, func(ctx context.Context, tx *db.Tx, evs []audit.Event) error {
+					if err := en.Handle(ctx, tx, evs); err != nil {
+						return err
+					}
+					return fail
+				})
+				if !errors.Is(err, fail) {
+					t.Fatalf("the failing batch: %v", err)
+				}
+			} else {
+				en = newEngine(t, d, l)
+			}
+			if _, err := en.Process(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		drain(t, en)
+		if got := alertKeys(t, d); !slices.Equal(got, want) {
+			t.Errorf("alerts\n got %v\nwant %v", got, want)
+		}
+	})
+}
