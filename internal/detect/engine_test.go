@@ -18,7 +18,10 @@ import (
 	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
 )
 
-var parts = []db.Migrations{audit.Migrations(), detect.Migrations()}
+var (
+	parts   = []db.Migrations{audit.Migrations(), detect.Migrations()}
+	discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+)
 
 func newEngine(t *testing.T, d *db.DB, l *audit.Log) *detect.Engine {
 	t.Helper()
@@ -26,7 +29,7 @@ func newEngine(t *testing.T, d *db.DB, l *audit.Log) *detect.Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), discard)
 	if err != nil {
 		t.Fatal(err)
 	}
