@@ -17,24 +17,31 @@ import (
 
 // The engine runs the rules over the audit log as it grows. It reads the
 // log as a subscriber (audit.Subscription): each batch of events is
-// analysed, and its alerts, the correlation rules' open windows and the
-// move of the cursor past the batch are written in one transaction. After
-// a crash the engine resumes from the stored cursor and windows, so no
-// event goes unanalysed and no alert is raised twice; an alert's dedup
-// key makes writing it again harmless.
+// analysed, and its alerts and the move of the cursor past the batch are
+// written in one transaction. The correlation rules' open windows are
+// written with a batch every few seconds (WithStateEvery), as of that
+// batch's last event: after a restart, or when another instance handled
+// batches meanwhile, the engine restores them and reads the events from
+// there to the cursor again through the correlation rules. An alert's
+// dedup key makes raising it again harmless, so no event goes
+// unanalysed and no alert is raised twice.
 
 // readerName is the engine's cursor in the audit log.
 const readerName = "detect"
 
 // AuditLog is what the engine needs of the audit log: its events in
-// order, handed over inside the transaction that moves the cursor.
+// order, handed over inside the transaction that moves the cursor, and
+// read again after a position.
 type AuditLog interface {
 	Subscribe(name string, batch int) *audit.Subscription
+	ReadAfter(ctx context.Context, after int64, limit int) ([]audit.Event, error)
+	Cursor(ctx context.Context, q db.Querier, name string) (int64, error)
 }
 
 // Engine analyses the audit log's events with a set of rules.
 type Engine struct {
 	db     *db.DB
+	log    AuditLog
 	sub    *audit.Subscription
 	clock  clock.Clock
 	logger *slog.Logger
@@ -47,21 +54,49 @@ type Engine struct {
 	ruleSum string // identifies the rule set in the stored state
 
 	// seq is the last event the correlator in memory has seen; synced
-	// whether that is also what the stored state says (false after a
-	// failed batch, whose observations were not kept).
+	// whether it has seen all up to the cursor and no more (false after
+	// a failed batch, whose observations were not kept).
 	seq     int64
 	synced  bool
 	matched []*sigma.Rule
+
+	stateEvery time.Duration
+	saved      time.Time // when the state was last written
+	batch      int
 }
+
+// EngineOption configures NewEngine.
+type EngineOption func(*Engine)
+
+// WithBatch takes at most n events from the log at a time (EngineBatch
+// unless given).
+func WithBatch(n int) EngineOption {
+	return func(en *Engine) { en.batch = n }
+}
+
+// WithStateEvery writes the correlation rules' windows with a batch at
+// most this often (0: with every batch). The longer, the less each batch
+// costs, and the more events a restart reads again.
+func WithStateEvery(d time.Duration) EngineOption {
+	return func(en *Engine) { en.stateEvery = d }
+}
+
+// DefaultStateEvery is how often the windows are written unless
+// WithStateEvery says otherwise.
+const DefaultStateEvery = 5 * time.Second
 
 // EngineBatch is how many events the engine takes from the log at a
 // time.
 const EngineBatch = 1000
 
 // NewEngine prepares the rules of the loaded files to run over log.
-func NewEngine(d *db.DB, log AuditLog, files RuleFiles, clk clock.Clock, logger *slog.Logger) (*Engine, error) {
-	en := &Engine{db: d, sub: log.Subscribe(readerName, EngineBatch), clock: clk, logger: logger,
-		rules: files.Rules(), corrs: files.Correlations(), seq: -1}
+func NewEngine(d *db.DB, log AuditLog, files RuleFiles, clk clock.Clock, logger *slog.Logger, opts ...EngineOption) (*Engine, error) {
+	en := &Engine{db: d, log: log, clock: clk, logger: logger, rules: files.Rules(), corrs: files.Correlations(),
+		seq: -1, stateEvery: DefaultStateEvery, batch: EngineBatch}
+	for _, o := range opts {
+		o(en)
+	}
+	en.sub = log.Subscribe(readerName, en.batch)
 	corr, err := sigma.NewCorrelator(en.rules, en.corrs)
 	if err != nil {
 		return nil, err
@@ -92,22 +127,43 @@ func (en *Engine) Process(ctx context.Context) (int, error) {
 }
 
 // Handle analyses events (the next after the cursor) and writes the
-// alerts and the correlator's state in tx.
+// alerts, and every so often the correlator's state, in tx.
 func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) error {
 	if err := en.sync(ctx, tx); err != nil {
 		return err
 	}
 	// A failed batch leaves the correlator ahead of what is stored.
 	en.synced = false
+	alerts := en.analyse(events, true)
+	now := en.clock.Now()
+	for i := range alerts {
+		if err := insertAlert(ctx, tx, &alerts[i], now); err != nil {
+			return err
+		}
+	}
+	last := events[len(events)-1].Seq
+	if en.saved.IsZero() || now.Sub(en.saved) >= en.stateEvery {
+		if err := en.saveState(ctx, tx, last, now); err != nil {
+			return err
+		}
+		en.saved = now
+	}
+	en.seq, en.synced = last, true
+	return nil
+}
+
+// analyse runs the rules over events and returns the alerts; with rules
+// false, only the correlation rules (when reading events again).
+func (en *Engine) analyse(events []audit.Event, rules bool) []Alert {
 	var alerts []Alert
-	facility := map[int64]int64{}
+	facility := make(map[int64]int64, len(events))
 	for i := range events {
 		ev := &events[i]
 		facility[ev.Seq] = ev.Facility
 		ae := accessEvent{ev}
 		en.matched = en.index.Match(ae, en.matched[:0])
 		for _, r := range en.matched {
-			if en.alone[r] {
+			if rules && en.alone[r] {
 				alerts = append(alerts, ruleAlert(r, ev))
 			}
 			for _, m := range en.corr.Observe(r, ae, ev.Time, ev.Seq) {
@@ -117,46 +173,49 @@ func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) e
 			}
 		}
 	}
-	last := events[len(events)-1]
-	for _, m := range en.corr.Advance(last.Time) {
-		if en.corr.GeneratesCorrelation(m.Correlation) {
-			alerts = append(alerts, correlationAlert(m, facility))
+	if len(events) > 0 {
+		for _, m := range en.corr.Advance(events[len(events)-1].Time) {
+			if en.corr.GeneratesCorrelation(m.Correlation) {
+				alerts = append(alerts, correlationAlert(m, facility))
+			}
 		}
 	}
-	now := en.clock.Now()
-	for i := range alerts {
-		if err := insertAlert(ctx, tx, &alerts[i], now); err != nil {
-			return err
-		}
-	}
+	return alerts
+}
+
+func (en *Engine) saveState(ctx context.Context, tx *db.Tx, seq int64, now time.Time) error {
 	state, err := en.corr.Save()
 	if err != nil {
 		return fmt.Errorf("save the correlation state: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO detect_state (name, seq, rules, state, updated) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, rules = excluded.rules, state = excluded.state, updated = excluded.updated`,
-		readerName, last.Seq, en.ruleSum, state, now.UnixMilli()); err != nil {
+		readerName, seq, en.ruleSum, state, now.UnixMilli()); err != nil {
 		return fmt.Errorf("save the correlation state: %w", err)
 	}
-	en.seq, en.synced = last.Seq, true
 	return nil
 }
 
-// sync makes the correlator in memory the stored one, unless it is
-// already: after a start, a failed batch, or batches another process
-// handled.
+// sync makes the correlator in memory the one that has seen every event
+// up to the cursor, unless it is already: after a start, a failed batch,
+// or batches another process handled, it restores the stored windows and
+// reads the events from there to the cursor again.
 func (en *Engine) sync(ctx context.Context, tx *db.Tx) error {
+	cursor, err := en.log.Cursor(ctx, tx, readerName)
+	if err != nil {
+		return err
+	}
+	if en.synced && en.seq == cursor {
+		return nil
+	}
 	var seq int64
 	var state []byte
-	err := tx.QueryRowContext(ctx, `SELECT seq, state FROM detect_state WHERE name = ?`, readerName).Scan(&seq, &state)
+	err = tx.QueryRowContext(ctx, `SELECT seq, state FROM detect_state WHERE name = ?`, readerName).Scan(&seq, &state)
 	if errors.Is(db.NotFound(err), db.ErrNotFound) {
 		seq, state, err = -1, nil, nil
 	}
 	if err != nil {
 		return fmt.Errorf("read the correlation state: %w", err)
-	}
-	if en.synced && seq == en.seq {
-		return nil
 	}
 	corr, err := sigma.NewCorrelator(en.rules, en.corrs)
 	if err != nil {
@@ -168,6 +227,33 @@ func (en *Engine) sync(ctx context.Context, tx *db.Tx) error {
 			en.logger.Warn("the stored correlation state cannot be read: correlation rules start over", "err", err)
 		}
 	}
-	en.corr, en.seq, en.synced = corr, seq, true
+	en.corr, en.synced = corr, false
+	// The correlation rules see again the events after the stored state;
+	// the alerts they raise were written already, and are not again.
+	now := en.clock.Now()
+	replayed := 0
+	for seq < cursor {
+		events, err := en.log.ReadAfter(ctx, seq, en.batch)
+		if err != nil {
+			return err
+		}
+		for len(events) > 0 && events[len(events)-1].Seq > cursor {
+			events = events[:len(events)-1]
+		}
+		if len(events) == 0 {
+			break
+		}
+		alerts := en.analyse(events, false)
+		for i := range alerts {
+			if err := insertAlert(ctx, tx, &alerts[i], now); err != nil {
+				return err
+			}
+		}
+		seq, replayed = events[len(events)-1].Seq, replayed+len(events)
+	}
+	if replayed > 0 {
+		en.logger.Info("correlation rules caught up with the audit log", "events", replayed, "cursor", cursor)
+	}
+	en.seq, en.synced = cursor, true
 	return nil
 }

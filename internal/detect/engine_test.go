@@ -23,13 +23,13 @@ var (
 	discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 )
 
-func newEngine(t *testing.T, d *db.DB, l *audit.Log) *detect.Engine {
+func newEngine(t *testing.T, d *db.DB, l *audit.Log, opts ...detect.EngineOption) *detect.Engine {
 	t.Helper()
 	files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), discard)
+	en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), discard, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,52 +127,67 @@ func TestEngine_RaisesThePacksAlertsOnce(t *testing.T) {
 // TestEngine_ResumesAfterAStopOrAFailedBatchWithTheSameAlerts stops the
 // engine every few batches (a new engine, as after a restart) and makes
 // batches fail after the analysis (their writes rolled back), and gets
-// the alerts of an uninterrupted run, no more, no fewer.
+// the alerts of an uninterrupted run, no more, no fewer: with the
+// correlation state written with every batch, and written once (so that
+// every restart reads the events again from the start).
 func TestEngine_ResumesAfterAStopOrAFailedBatchWithTheSameAlerts(t *testing.T) {
-	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
-		ctx := context.Background()
-		events := misuseDay()
-		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
-		var want []string
-		{
-			ref := dbtest.SQLite(t, parts...)
-			rl := audit.New(ref, clock.NewFrozen(audittest.Start.Add(time.Hour)))
-			if _, err := rl.Append(ctx, events); err != nil {
-				t.Fatal(err)
-			}
-			drain(t, newEngine(t, ref, rl))
-			want = alertKeys(t, ref)
+	for _, every := range []time.Duration{0, time.Hour} {
+		t.Run(fmt.Sprintf("state every %v", every), func(t *testing.T) {
+			dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+				resumeAndCompare(t, d, detect.WithStateEvery(every))
+			})
+		})
+	}
+}
+
+func resumeAndCompare(t *testing.T, d *db.DB, opt detect.EngineOption) {
+	ctx := context.Background()
+	events := misuseDay()
+	l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+	var want []string
+	{
+		ref := dbtest.SQLite(t, parts...)
+		rl := audit.New(ref, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		if _, err := rl.Append(ctx, events); err != nil {
+			t.Fatal(err)
 		}
-		// The events arrive in pieces; the engine restarts and fails
-		// between them.
-		en := newEngine(t, d, l)
-		fail := errors.New("the disk is full")
-		sub := l.Subscribe("detect", detect.EngineBatch)
-		for i := 0; i < len(events); i += 700 {
-			if _, err := l.Append(ctx, events[i:min(i+700, len(events))]); err != nil {
-				t.Fatal(err)
-			}
-			if i%1400 == 0 {
+		drain(t, newEngine(t, ref, rl, detect.WithStateEvery(0)))
+		want = alertKeys(t, ref)
+	}
+	// The events arrive in pieces of 1,300 and are analysed in batches of
+	// 100, so that a correlation's events fall in the batches of several
+	// engines; every third batch the engine restarts, or a batch fails.
+	const batch = 100
+	en := newEngine(t, d, l, opt, detect.WithBatch(batch))
+	fail := errors.New("the disk is full")
+	sub := l.Subscribe("detect", batch)
+	for i, piece := 0, 0; i < len(events); i, piece = i+1300, piece+1 {
+		if _, err := l.Append(ctx, events[i:min(i+1300, len(events))]); err != nil {
+			t.Fatal(err)
+		}
+		for b := range 13 {
+			switch {
+			case b%3 == 1 && (piece+b)%2 == 0:
 				// A batch analysed and then lost with its transaction.
-				_, err := sub.Process(ctx, func(ctx context.Context, tx *db.Tx, evs []audit.Event) error {
+				n, err := sub.Process(ctx, func(ctx context.Context, tx *db.Tx, evs []audit.Event) error {
 					if err := en.Handle(ctx, tx, evs); err != nil {
 						return err
 					}
 					return fail
 				})
-				if !errors.Is(err, fail) {
-					t.Fatalf("the failing batch: %v", err)
+				if !errors.Is(err, fail) && (err != nil || n != 0) {
+					t.Fatalf("the failing batch: %d, %v", n, err)
 				}
-			} else {
-				en = newEngine(t, d, l)
+			case b%3 == 1:
+				en = newEngine(t, d, l, opt, detect.WithBatch(batch))
 			}
 			if _, err := en.Process(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
-		drain(t, en)
-		if got := alertKeys(t, d); !slices.Equal(got, want) {
-			t.Errorf("alerts\n got %v\nwant %v", got, want)
-		}
-	})
+	}
+	drain(t, en)
+	if got := alertKeys(t, d); !slices.Equal(got, want) {
+		t.Errorf("alerts\n got %v\nwant %v", got, want)
+	}
 }
