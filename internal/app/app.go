@@ -210,6 +210,9 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		Facilities: a.facilityIDs}); err != nil {
 		return nil, nil, err
 	}
+	if err := detect.Register(srv, a.DB, a.Detect); err != nil {
+		return nil, nil, err
+	}
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
 }

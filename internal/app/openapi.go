@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
@@ -43,6 +44,7 @@ func apiFragments() []apiFragment {
 		{"audit", audit.OpenAPI()},
 		{"keys", keys.OpenAPI()},
 		{"ingest", ingest.OpenAPI()},
+		{"detect", detect.OpenAPI()},
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
@@ -23,7 +24,7 @@ var PermMetrics = authz.Define(authz.Spec{Name: "metrics.read", Kind: authz.Read
 
 // catalogs lists every part's message files.
 func catalogs() []fs.FS {
-	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales()}
+	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales(), detect.Locales()}
 }
 
 // registerShell adds what belongs to no single part: the dashboard, the

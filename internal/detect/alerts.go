@@ -83,36 +83,122 @@ func insertAlert(ctx context.Context, tx *db.Tx, a *Alert, now time.Time) error 
 	return nil
 }
 
-// Alerts returns the newest alerts first, at most limit.
-func Alerts(ctx context.Context, q db.Querier, limit int) ([]Alert, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, dedup, facility, rule_id, title, level, correlation, grp, value,
-		first_seq, last_seq, seqs, total, first_time, last_time, created, state
-		FROM detect_alerts ORDER BY id DESC LIMIT ?`, limit)
+// AlertQuery selects alerts: a facility scope (as authz.Principal.
+// Facilities returns it; alerts of no facility only for every facility),
+// newest first, older than Before (an alert id; 0 for the newest).
+type AlertQuery struct {
+	AllFacilities bool
+	Facilities    []int64
+	Before        int64
+	Limit         int
+}
+
+const alertColumns = `id, dedup, facility, rule_id, title, level, correlation, grp, value,
+	first_seq, last_seq, seqs, total, first_time, last_time, created, state`
+
+// scope returns the WHERE clause and its arguments of q's facilities; none
+// when q can see nothing.
+func (q AlertQuery) scope() (where string, args []any, none bool) {
+	if q.AllFacilities {
+		return "1 = 1", nil, false
+	}
+	if len(q.Facilities) == 0 {
+		return "", nil, true
+	}
+	marks := strings.Repeat("?, ", len(q.Facilities))
+	for _, f := range q.Facilities {
+		args = append(args, f)
+	}
+	return "facility IN (" + marks[:len(marks)-2] + ")", args, false
+}
+
+// ListAlerts returns the alerts q selects.
+func ListAlerts(ctx context.Context, d db.Querier, q AlertQuery) ([]Alert, error) {
+	where, args, none := q.scope()
+	if none {
+		return nil, nil
+	}
+	if q.Before > 0 {
+		where += " AND id < ?"
+		args = append(args, q.Before)
+	}
+	args = append(args, max(q.Limit, 1))
+	rows, err := d.QueryContext(ctx, `SELECT `+alertColumns+` FROM detect_alerts WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read alerts: %w", err)
 	}
 	defer rows.Close()
 	var out []Alert
 	for rows.Next() {
-		var a Alert
-		var level int
-		var group, seqs string
-		var first, last, created int64
-		if err := rows.Scan(&a.ID, &a.dedup, &a.Facility, &a.RuleID, &a.Title, &level, &a.Correlation, &group, &a.Value,
-			&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State); err != nil {
-			return nil, fmt.Errorf("read alerts: %w", err)
+		a, err := scanAlert(rows)
+		if err != nil {
+			return nil, err
 		}
-		a.Level = sigma.Level(level)
-		if group != "" {
-			if err := json.Unmarshal([]byte(group), &a.Group); err != nil {
-				return nil, fmt.Errorf("alert %d: group: %w", a.ID, err)
-			}
-		}
-		if err := json.Unmarshal([]byte(seqs), &a.Seqs); err != nil {
-			return nil, fmt.Errorf("alert %d: events: %w", a.ID, err)
-		}
-		a.FirstTime, a.LastTime, a.Created = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC(), time.UnixMilli(created).UTC()
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// Alerts returns the newest alerts of every facility, at most limit.
+func Alerts(ctx context.Context, d db.Querier, limit int) ([]Alert, error) {
+	return ListAlerts(ctx, d, AlertQuery{AllFacilities: true, Limit: limit})
+}
+
+// AlertByID returns one alert, db.ErrNotFound when there is none within
+// q's facilities.
+func AlertByID(ctx context.Context, d db.Querier, q AlertQuery, id int64) (Alert, error) {
+	where, args, none := q.scope()
+	if none {
+		return Alert{}, db.ErrNotFound
+	}
+	a, err := scanAlert(d.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM detect_alerts WHERE id = ? AND `+where,
+		append([]any{id}, args...)...))
+	return a, db.NotFound(err)
+}
+
+// CountNew counts the alerts in state new created since, by level.
+func CountNew(ctx context.Context, d db.Querier, q AlertQuery, since time.Time) (map[sigma.Level]int, error) {
+	where, args, none := q.scope()
+	out := map[sigma.Level]int{}
+	if none {
+		return out, nil
+	}
+	rows, err := d.QueryContext(ctx, `SELECT level, COUNT(*) FROM detect_alerts WHERE `+where+
+		` AND state = 'new' AND created >= ? GROUP BY level`, append(args, since.UnixMilli())...)
+	if err != nil {
+		return nil, fmt.Errorf("count alerts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var level, n int
+		if err := rows.Scan(&level, &n); err != nil {
+			return nil, fmt.Errorf("count alerts: %w", err)
+		}
+		out[sigma.Level(level)] = n
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanAlert(row scanner) (Alert, error) {
+	var a Alert
+	var level int
+	var group, seqs string
+	var first, last, created int64
+	if err := row.Scan(&a.ID, &a.dedup, &a.Facility, &a.RuleID, &a.Title, &level, &a.Correlation, &group, &a.Value,
+		&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State); err != nil {
+		return a, err
+	}
+	a.Level = sigma.Level(level)
+	if group != "" {
+		if err := json.Unmarshal([]byte(group), &a.Group); err != nil {
+			return a, fmt.Errorf("alert %d: group: %w", a.ID, err)
+		}
+	}
+	if err := json.Unmarshal([]byte(seqs), &a.Seqs); err != nil {
+		return a, fmt.Errorf("alert %d: events: %w", a.ID, err)
+	}
+	a.FirstTime, a.LastTime, a.Created = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC(), time.UnixMilli(created).UTC()
+	return a, nil
 }

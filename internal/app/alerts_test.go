@@ -1,0 +1,129 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/app/apptest"
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/platform/authz"
+)
+
+// TestAlerts_PagesAPIAndCardShowWhatTheEngineRaised sends break-glass
+// accesses of facility 1 and of no facility through the detection engine
+// and reads the alerts as a CSIRT member of every facility, a CISO of
+// facility 1 and a staff member.
+func TestAlerts_PagesAPIAndCardShowWhatTheEngineRaised(t *testing.T) {
+	for _, d := range apptest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			e := apptest.New(t, d)
+			ctx := context.Background()
+			now := e.App.Clock.Now()
+			var events []audit.Event
+			for i, facility := range []int64{1, 1, 0} {
+				events = append(events, audit.Event{Time: now.Add(time.Duration(i) * time.Second), Facility: facility,
+					Source: "ehr-main", Action: "emergency_access", Outcome: audit.OutcomeSuccess,
+					Actor:   audit.Actor{ID: fmt.Sprintf("doctor-%d", i), Profession: "doctor"},
+					Patient: audit.Patient{ID: fmt.Sprintf("P%d", i)}})
+			}
+			first, err := e.App.Audit.Append(ctx, events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				n, err := e.App.Detect.Process(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+			}
+			all, err := detect.Alerts(ctx, e.App.DB, 10)
+			if err != nil || len(all) != 3 {
+				t.Fatalf("%d alerts: %v", len(all), err)
+			}
+			csirt := e.Login(t, e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: authz.AllFacilities}))
+			ciso := e.Login(t, e.CreateUser(t, "ciso01", true, authz.Grant{Role: authz.CISO, Facility: 1}))
+			staff := e.Login(t, e.CreateUser(t, "staff01", true))
+
+			// The list: every alert for every facility, facility 1's for
+			// its CISO.
+			for _, c := range []struct {
+				client *http.Client
+				want   int
+			}{{csirt, 3}, {ciso, 2}} {
+				resp := e.Do(t, c.client, "GET", "/alerts", nil)
+				body := apptest.ReadBody(t, resp)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("/alerts: %d", resp.StatusCode)
+				}
+				if n := len(regexp.MustCompile(`<tr>\s*<td><a href="/alerts/\d+"`).FindAllString(body, -1)); n != c.want {
+					t.Errorf("/alerts lists %d alerts, want %d", n, c.want)
+				}
+			}
+			// One alert explains its rule and links its event.
+			var facility0 detect.Alert
+			for _, a := range all {
+				if a.Facility == 0 {
+					facility0 = a
+				}
+			}
+			resp := e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", facility0.ID), nil)
+			body := apptest.ReadBody(t, resp)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "緊急時アクセス（ブレークグラス）") ||
+				!strings.Contains(body, fmt.Sprintf(`href="/audit/events/%d"`, first+2)) || !strings.Contains(body, "6.10 C-4") {
+				t.Errorf("/alerts/%d: %d\n%s", facility0.ID, resp.StatusCode, body)
+			}
+			// The CISO of facility 1 does not find the alert of no facility.
+			if resp := e.Do(t, ciso, "GET", fmt.Sprintf("/alerts/%d", facility0.ID), nil); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("facility 1's CISO reads an alert of no facility: %d", resp.StatusCode)
+			}
+			if resp := e.Do(t, csirt, "GET", "/alerts/x", nil); resp.StatusCode != http.StatusBadRequest && resp.StatusCode != http.StatusNotFound {
+				t.Errorf("/alerts/x: %d", resp.StatusCode)
+			}
+			if resp := e.Do(t, staff, "GET", "/alerts", nil); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("staff reads alerts: %d", resp.StatusCode)
+			}
+
+			// The API, with paging.
+			resp = e.Do(t, csirt, "GET", "/api/v1/detect/alerts?limit=2", nil)
+			var page detect.AlertsJSON
+			if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("API: %d %v", resp.StatusCode, err)
+			}
+			resp.Body.Close()
+			if len(page.Alerts) != 2 || page.Older == 0 || page.Alerts[0].Level != "high" || len(page.Alerts[0].Events) != 1 ||
+				page.Alerts[0].RuleID != "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0a02" || page.Alerts[0].State != "new" {
+				t.Fatalf("API page: %+v", page)
+			}
+			resp = e.Do(t, csirt, "GET", fmt.Sprintf("/api/v1/detect/alerts?before=%d", page.Older), nil)
+			var rest detect.AlertsJSON
+			_ = json.NewDecoder(resp.Body).Decode(&rest)
+			resp.Body.Close()
+			if len(rest.Alerts) != 1 || rest.Older != 0 {
+				t.Errorf("the next page: %+v", rest)
+			}
+			for _, bad := range []string{"limit=0", "limit=51", "before=-1", "before=x"} {
+				resp := e.Do(t, csirt, "GET", "/api/v1/detect/alerts?"+bad, nil)
+				if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid-parameter") {
+					t.Errorf("%s: %d %s", bad, resp.StatusCode, body)
+				}
+			}
+
+			// The dashboard counts the new alerts of the last day.
+			resp = e.Do(t, csirt, "GET", "/", nil)
+			card := regexp.MustCompile(`(?s)id="card-alerts".*?</section>`).FindString(apptest.ReadBody(t, resp))
+			if !regexp.MustCompile(`(?s)>3</span>(</a>)?\s*<span class="stat-label">重大・高`).MatchString(card) {
+				t.Errorf("the alerts card:\n%s", card)
+			}
+		})
+	}
+}

@@ -1,0 +1,212 @@
+package detect
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/detect/sigma"
+	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/web"
+)
+
+// The alerts as people read them: the list (/alerts), one alert with what
+// its rule looks for and the events that raised it (/alerts/{id}), the
+// JSON API, and the dashboard's count of new alerts. Reviewing alerts
+// (states, comments, assignees) comes with the rest of detection.
+
+// PermAlertsRead lets a caller read the alerts of the facilities where it
+// is held: the people who read the access log.
+var PermAlertsRead = authz.Define(authz.Spec{
+	Name:   "detect.alerts.read",
+	Kind:   authz.Read,
+	Roles:  []authz.Role{authz.Admin, authz.CISO, authz.CSIRT, authz.Auditor},
+	Scopes: []string{"read"},
+})
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+//go:embed locales/*.toml
+var localesFS embed.FS
+
+// Locales returns the detection part's message catalog files (ja, en).
+func Locales() fs.FS {
+	sub, err := fs.Sub(localesFS, "locales")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// alertsPageSize is how many alerts a page or an API answer holds at most.
+const alertsPageSize = 50
+
+type handlers struct {
+	srv *web.Server
+	db  *db.DB
+	en  *Engine
+}
+
+// Register adds the alert pages, API routes, navigation entry and
+// dashboard card to srv.
+func Register(srv *web.Server, d *db.DB, en *Engine) error {
+	pages, err := fs.Sub(templatesFS, "templates")
+	if err != nil {
+		return err
+	}
+	if err := srv.AddPages("detect", pages); err != nil {
+		return fmt.Errorf("detect pages: %w", err)
+	}
+	h := &handlers{srv: srv, db: d, en: en}
+	read := web.Perm(PermAlertsRead)
+	srv.Handle(http.MethodGet, "/alerts", read, h.listPage)
+	srv.Handle(http.MethodGet, "/alerts/{id}", read, h.alertPage)
+	srv.Handle(http.MethodGet, "/api/v1/detect/alerts", read, h.apiList)
+	srv.Handle(http.MethodGet, "/api/v1/detect/alerts/{id}", read, h.apiAlert)
+	srv.AddNav(web.NavItem{Path: "/alerts", LabelID: "nav.alerts", Access: read, Order: 15})
+	srv.AddCard(web.Card{ID: "alerts", TitleID: "detect.card.title", Access: read, Order: 10, Stats: h.card})
+	return nil
+}
+
+// query returns the alert query of the caller's facilities.
+func query(r *http.Request) AlertQuery {
+	all, ids := web.PrincipalOf(r).Facilities(PermAlertsRead)
+	return AlertQuery{AllFacilities: all, Facilities: ids, Limit: alertsPageSize}
+}
+
+// describe returns what the rule of an alert looks for, in lang.
+func (en *Engine) describe(ruleID, lang string) string {
+	pick := func(desc string, custom map[string]any) string {
+		if ja, ok := custom["description_ja"].(string); ok && lang == "ja" {
+			return ja
+		}
+		return desc
+	}
+	for _, r := range en.rules {
+		if r.Key() == ruleID {
+			return pick(r.Description, r.Custom)
+		}
+	}
+	for _, c := range en.corrs {
+		if c.Key() == ruleID {
+			return pick(c.Description, c.Custom)
+		}
+	}
+	return ""
+}
+
+// alertView is an alert as the pages show it.
+type alertView struct {
+	Alert
+	LevelName, LevelLabel, TypeLabel, Description string
+	More                                          int // events beyond the ones listed
+}
+
+func (h *handlers) view(r *http.Request, a Alert) alertView {
+	v := alertView{Alert: a, LevelName: a.Level.String(), LevelLabel: h.srv.T(r, "detect.level."+a.Level.String(), nil),
+		Description: h.en.describe(a.RuleID, h.srv.Lang(r)), More: max(a.Total-len(a.Seqs), 0)}
+	if a.Correlation != "" {
+		v.TypeLabel = h.srv.T(r, "detect.correlation."+a.Correlation, nil)
+	}
+	return v
+}
+
+// listView is what templates/alerts.html sees as .Data.
+type listView struct {
+	Rows     []alertView
+	OlderURL string
+}
+
+func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
+	q := query(r)
+	before, err := beforeParam(r)
+	if err != nil {
+		h.srv.ErrorPage(w, r, http.StatusBadRequest, "detect.error.before")
+		return
+	}
+	q.Before = before
+	alerts, err := ListAlerts(r.Context(), h.db, q)
+	if err != nil {
+		h.srv.Log().Error("read alerts", "err", err)
+		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
+	v := &listView{}
+	for _, a := range alerts {
+		v.Rows = append(v.Rows, h.view(r, a))
+	}
+	if len(alerts) == alertsPageSize {
+		v.OlderURL = "/alerts?before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
+	}
+	h.srv.Render(w, r, http.StatusOK, "detect/alerts", v)
+}
+
+func (h *handlers) alertPage(w http.ResponseWriter, r *http.Request) {
+	a, status := h.alertOf(r)
+	if status != http.StatusOK {
+		msg := map[int]string{http.StatusNotFound: "error.not_found", http.StatusBadRequest: "error.not_found"}[status]
+		if msg == "" {
+			msg = "error.internal"
+		}
+		h.srv.ErrorPage(w, r, status, msg)
+		return
+	}
+	v := h.view(r, a)
+	h.srv.Render(w, r, http.StatusOK, "detect/alert", &v)
+}
+
+// alertOf reads the alert named by the path, within the caller's
+// facilities (another facility's alert is not found).
+func (h *handlers) alertOf(r *http.Request) (Alert, int) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return Alert{}, http.StatusBadRequest
+	}
+	a, err := AlertByID(r.Context(), h.db, query(r), id)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return a, http.StatusNotFound
+	case err != nil:
+		h.srv.Log().Error("read an alert", "err", err)
+		return a, http.StatusInternalServerError
+	}
+	return a, http.StatusOK
+}
+
+func beforeParam(r *http.Request) (int64, error) {
+	s := r.URL.Query().Get("before")
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, errors.New("before is not an alert id")
+	}
+	return n, nil
+}
+
+// card counts the new alerts of the last 24 hours by level.
+func (h *handlers) card(r *http.Request) ([]web.Stat, error) {
+	counts, err := CountNew(r.Context(), h.db, query(r), h.en.clock.Now().Add(-24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	const link = "/alerts"
+	urgent := counts[sigma.LevelCritical] + counts[sigma.LevelHigh]
+	stats := []web.Stat{{LabelID: "detect.card.urgent", Value: strconv.Itoa(urgent), Level: "ok", Link: link},
+		{LabelID: "detect.card.medium", Value: strconv.Itoa(counts[sigma.LevelMedium]), Link: link},
+		{LabelID: "detect.card.low", Value: strconv.Itoa(counts[sigma.LevelLow] + counts[sigma.LevelInformational]), Link: link}}
+	if urgent > 0 {
+		stats[0].Level = "bad"
+	}
+	if counts[sigma.LevelMedium] > 0 {
+		stats[1].Level = "warn"
+	}
+	return stats, nil
+}
