@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/config"
 )
 
 // TestAlerts_PagesAPIAndCardShowWhatTheEngineRaised sends break-glass
@@ -125,5 +128,38 @@ func TestAlerts_PagesAPIAndCardShowWhatTheEngineRaised(t *testing.T) {
 				t.Errorf("the alerts card:\n%s", card)
 			}
 		})
+	}
+}
+
+// TestAlerts_TheHospitalsRulesRunAndABadOneIsLeftOutAndNamed starts
+// anzen with detect.rules naming a folder of one good rule and one that
+// cannot be run.
+func TestAlerts_TheHospitalsRulesRunAndABadOneIsLeftOutAndNamed(t *testing.T) {
+	dir := t.TempDir()
+	good := "title: Export by a vendor account\nid: hospital-vendor-export\nlogsource: {product: anzen, category: access}\n" +
+		"detection:\n  selection: {action: export, user|startswith: 'vendor-'}\n  condition: selection\nlevel: critical\n"
+	bad := strings.Replace(good, "user|startswith", "user|sounds_like", 1)
+	for name, text := range map[string]string{"good.yml": good, "bad.yml": strings.Replace(bad, "hospital-vendor-export", "bad", 1)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs strings.Builder
+	e := apptest.NewWithLog(t, "sqlite", &logs, func(c *config.Config) { c.Detect.Rules = []string{dir} })
+	if !strings.Contains(logs.String(), "bad.yml") || !strings.Contains(logs.String(), "sounds_like") {
+		t.Errorf("the bad file is not named in the log:\n%s", logs.String())
+	}
+	ctx := context.Background()
+	ev := audit.Event{Time: e.App.Clock.Now(), Facility: 1, Source: "ehr-main", Action: "export",
+		Actor: audit.Actor{ID: "vendor-7"}, Outcome: audit.OutcomeSuccess}
+	if _, err := e.App.Audit.Append(ctx, []audit.Event{ev}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Detect.Process(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := detect.Alerts(ctx, e.App.DB, 10)
+	if err != nil || len(alerts) != 1 || alerts[0].RuleID != "hospital-vendor-export" || alerts[0].Level.String() != "critical" {
+		t.Fatalf("alerts %+v, %v", alerts, err)
 	}
 }

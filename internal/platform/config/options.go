@@ -51,6 +51,7 @@ type Config struct {
 	Audit  AuditConfig
 	Syslog SyslogConfig
 	Mail   MailConfig
+	Detect DetectConfig
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -68,7 +69,7 @@ type option struct {
 // options is the one table of anzen's settings, each part's in its own
 // file; validation, `anzen config example` and docs/configuration.md all
 // follow from it.
-var options = join(baseOptions, auditOptions, keepOptions, ingestOptions, mailOptions)
+var options = join(baseOptions, auditOptions, keepOptions, ingestOptions, mailOptions, detectOptions)
 
 func join(lists ...[]option) []option {
 	var out []option
