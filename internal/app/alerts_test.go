@@ -163,3 +163,106 @@ func TestAlerts_TheHospitalsRulesRunAndABadOneIsLeftOutAndNamed(t *testing.T) {
 		t.Fatalf("alerts %+v, %v", alerts, err)
 	}
 }
+
+// TestAlerts_ReviewIsKeptInTheHistoryAndTheAuditLog takes an alert and
+// closes it, by the page's form and by the API, and checks what is shown,
+// what is refused and what is recorded.
+func TestAlerts_ReviewIsKeptInTheHistoryAndTheAuditLog(t *testing.T) {
+	for _, d := range apptest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			e := apptest.New(t, d)
+			ctx := context.Background()
+			now := e.App.Clock.Now()
+			if _, err := e.App.Audit.Append(ctx, []audit.Event{
+				{Time: now, Facility: 1, Source: "ehr-main", Action: "emergency_access", Outcome: audit.OutcomeSuccess,
+					Actor: audit.Actor{ID: "doctor-1"}, Patient: audit.Patient{ID: "P1"}},
+				{Time: now, Facility: 0, Source: "ehr-main", Action: "emergency_access", Outcome: audit.OutcomeSuccess,
+					Actor: audit.Actor{ID: "doctor-2"}, Patient: audit.Patient{ID: "P2"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.App.Detect.Process(ctx); err != nil {
+				t.Fatal(err)
+			}
+			alerts, _ := detect.Alerts(ctx, e.App.DB, 10)
+			var mine, other detect.Alert
+			for _, a := range alerts {
+				if a.Facility == 1 {
+					mine = a
+				} else {
+					other = a
+				}
+			}
+			csirt := e.Login(t, e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1}))
+			auditor := e.Login(t, e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities}))
+			path := fmt.Sprintf("/alerts/%d", mine.ID)
+
+			// The form: take the alert and say what is being done.
+			resp := e.Do(t, csirt, "POST", path, "state=acknowledged&take=1&comment=本人に確認中")
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("POST %s: %d", path, resp.StatusCode)
+			}
+			body := apptest.ReadBody(t, e.Do(t, csirt, "GET", path, nil))
+			for _, want := range []string{`id="alert-state">対応中`, `id="alert-assignee">csirt01`, "本人に確認中", `id="review-form"`} {
+				if !strings.Contains(body, want) {
+					t.Errorf("the alert's page lacks %q", want)
+				}
+			}
+			// A state that does not exist is refused with a message, and
+			// what was typed stays.
+			resp = e.Do(t, csirt, "POST", path, "state=closed&comment=x")
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity ||
+				!strings.Contains(body, `id="review-error"`) || !strings.Contains(body, ">x</textarea>") {
+				t.Errorf("a bad state: %d", resp.StatusCode)
+			}
+			// The auditor reads but cannot review, and sees no form.
+			if body := apptest.ReadBody(t, e.Do(t, auditor, "GET", path, nil)); strings.Contains(body, `id="review-form"`) {
+				t.Error("the auditor is offered the review form")
+			}
+			if resp := e.Do(t, auditor, "POST", path, "state=new"); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("the auditor reviews: %d", resp.StatusCode)
+			}
+			// The CSIRT member of facility 1 cannot review an alert of no
+			// facility.
+			if resp := e.Do(t, csirt, "POST", fmt.Sprintf("/alerts/%d", other.ID), "state=acknowledged"); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("review of another facility's alert: %d", resp.StatusCode)
+			}
+
+			// The API closes it as a false positive.
+			api := "/api/v1/detect/alerts/" + fmt.Sprint(mine.ID)
+			resp = e.Do(t, csirt, "PATCH", api, map[string]any{"state": "resolved_false", "comment": "予定された訓練"})
+			var got detect.AlertJSON
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK ||
+				got.State != "resolved_false" || got.Assignee != "csirt01" {
+				t.Fatalf("PATCH: %d %+v %v", resp.StatusCode, got, err)
+			}
+			resp.Body.Close()
+			for _, c := range []struct {
+				body any
+				code int
+				kind string
+			}{
+				{map[string]any{"state": "closed"}, 422, "validation"},
+				{map[string]any{}, 422, "validation"},
+				{map[string]any{"comment": strings.Repeat("あ", 2001)}, 422, "validation"},
+				{map[string]any{"status": "new"}, 400, "unknown-field"},
+			} {
+				resp := e.Do(t, csirt, "PATCH", api, c.body)
+				if body := apptest.ReadBody(t, resp); resp.StatusCode != c.code || !strings.Contains(body, c.kind) {
+					t.Errorf("PATCH %v: %d %s", c.body, resp.StatusCode, body)
+				}
+			}
+			notes, err := detect.Notes(ctx, e.App.DB, mine.ID)
+			if err != nil || len(notes) != 2 || notes[0].To != "acknowledged" || notes[1].From != "acknowledged" ||
+				notes[1].To != "resolved_false" || notes[1].Comment != "予定された訓練" {
+				t.Fatalf("history %+v %v", notes, err)
+			}
+			// Both changes are in the audit log, with their comments.
+			reviews, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: detect.ActionReview, AllFacilities: true})
+			if err != nil || len(reviews) != 2 || reviews[0].Detail["comment"] != "予定された訓練" ||
+				reviews[0].Detail["to"] != "resolved_false" || reviews[0].ActorLogin != "csirt01" || reviews[0].Facility != 1 {
+				t.Errorf("audit log: %+v %v", reviews, err)
+			}
+		})
+	}
+}

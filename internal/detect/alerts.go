@@ -33,7 +33,8 @@ type Alert struct {
 	FirstTime time.Time
 	LastTime  time.Time
 	Created   time.Time
-	State     string // new (the states of review come with the alert pages)
+	State     string // StateNew, StateAcknowledged, StateTrue or StateFalse (review.go)
+	Assignee  string // the login of who took it; "" for no one
 	dedup     string
 }
 
@@ -94,7 +95,7 @@ type AlertQuery struct {
 }
 
 const alertColumns = `id, dedup, facility, rule_id, title, level, correlation, grp, value,
-	first_seq, last_seq, seqs, total, first_time, last_time, created, state`
+	first_seq, last_seq, seqs, total, first_time, last_time, created, state, assignee`
 
 // scope returns the WHERE clause and its arguments of q's facilities; none
 // when q can see nothing.
@@ -187,7 +188,7 @@ func scanAlert(row scanner) (Alert, error) {
 	var group, seqs string
 	var first, last, created int64
 	if err := row.Scan(&a.ID, &a.dedup, &a.Facility, &a.RuleID, &a.Title, &level, &a.Correlation, &group, &a.Value,
-		&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State); err != nil {
+		&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State, &a.Assignee); err != nil {
 		return a, err
 	}
 	a.Level = sigma.Level(level)

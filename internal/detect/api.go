@@ -24,6 +24,7 @@ type AlertJSON struct {
 	LastTime    time.Time         `json:"last_time"`
 	Created     time.Time         `json:"created"`
 	State       string            `json:"state"`
+	Assignee    string            `json:"assignee,omitempty"`
 }
 
 // AlertsJSON is the answer of GET /api/v1/detect/alerts.
@@ -36,7 +37,7 @@ type AlertsJSON struct {
 func alertJSON(a Alert) AlertJSON {
 	j := AlertJSON{ID: a.ID, Facility: a.Facility, RuleID: a.RuleID, Title: a.Title, Level: a.Level.String(),
 		Correlation: a.Correlation, Value: a.Value, Events: a.Seqs, Total: a.Total, FirstTime: a.FirstTime,
-		LastTime: a.LastTime, Created: a.Created, State: a.State}
+		LastTime: a.LastTime, Created: a.Created, State: a.State, Assignee: a.Assignee}
 	if len(a.Group) > 0 {
 		j.Group = map[string]string{}
 		for _, g := range a.Group {

@@ -12,13 +12,14 @@ import (
 	"github.com/anzen-health/anzen/internal/detect/sigma"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/selfaudit"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
 // The alerts as people read them: the list (/alerts), one alert with what
-// its rule looks for and the events that raised it (/alerts/{id}), the
-// JSON API, and the dashboard's count of new alerts. Reviewing alerts
-// (states, comments, assignees) comes with the rest of detection.
+// its rule looks for, the events that raised it and its history
+// (/alerts/{id}), the JSON API, and the dashboard's count of new alerts.
+// Reviewing them is in ui_review.go and review.go.
 
 // PermAlertsRead lets a caller read the alerts of the facilities where it
 // is held: the people who read the access log.
@@ -51,11 +52,12 @@ type handlers struct {
 	srv *web.Server
 	db  *db.DB
 	en  *Engine
+	rec selfaudit.Recorder
 }
 
 // Register adds the alert pages, API routes, navigation entry and
-// dashboard card to srv.
-func Register(srv *web.Server, d *db.DB, en *Engine) error {
+// dashboard card to srv; reviews of alerts are recorded through rec.
+func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) error {
 	pages, err := fs.Sub(templatesFS, "templates")
 	if err != nil {
 		return err
@@ -63,12 +65,15 @@ func Register(srv *web.Server, d *db.DB, en *Engine) error {
 	if err := srv.AddPages("detect", pages); err != nil {
 		return fmt.Errorf("detect pages: %w", err)
 	}
-	h := &handlers{srv: srv, db: d, en: en}
+	h := &handlers{srv: srv, db: d, en: en, rec: rec}
 	read := web.Perm(PermAlertsRead)
 	srv.Handle(http.MethodGet, "/alerts", read, h.listPage)
 	srv.Handle(http.MethodGet, "/alerts/{id}", read, h.alertPage)
 	srv.Handle(http.MethodGet, "/api/v1/detect/alerts", read, h.apiList)
 	srv.Handle(http.MethodGet, "/api/v1/detect/alerts/{id}", read, h.apiAlert)
+	review := web.Perm(PermAlertsReview)
+	srv.Handle(http.MethodPost, "/alerts/{id}", review, h.reviewPost)
+	srv.Handle(http.MethodPatch, "/api/v1/detect/alerts/{id}", review, h.apiReview)
 	srv.AddNav(web.NavItem{Path: "/alerts", LabelID: "nav.alerts", Access: read, Order: 15})
 	srv.AddCard(web.Card{ID: "alerts", TitleID: "detect.card.title", Access: read, Order: 10, Stats: h.card})
 	return nil
@@ -104,13 +109,33 @@ func (en *Engine) describe(ruleID, lang string) string {
 // alertView is an alert as the pages show it.
 type alertView struct {
 	Alert
-	LevelName, LevelLabel, TypeLabel, Description string
-	More                                          int // events beyond the ones listed
+	LevelName, LevelLabel, TypeLabel, Description, StateLabel string
+	More                                                      int // events beyond the ones listed
+}
+
+// detailView is what templates/alert.html sees as .Data.
+type detailView struct {
+	alertView
+	Notes     []noteView
+	CanReview bool
+	States    []stateOption
+	Form      Review // what was typed, when it is shown again with Error
+	Error     string
+}
+
+type noteView struct {
+	Note
+	FromLabel, ToLabel string
+}
+
+type stateOption struct {
+	Value, Label string
 }
 
 func (h *handlers) view(r *http.Request, a Alert) alertView {
 	v := alertView{Alert: a, LevelName: a.Level.String(), LevelLabel: h.srv.T(r, "detect.level."+a.Level.String(), nil),
-		Description: h.en.describe(a.RuleID, h.srv.Lang(r)), More: max(a.Total-len(a.Seqs), 0)}
+		Description: h.en.describe(a.RuleID, h.srv.Lang(r)), More: max(a.Total-len(a.Seqs), 0),
+		StateLabel: h.srv.T(r, "detect.state."+a.State, nil)}
 	if a.Correlation != "" {
 		v.TypeLabel = h.srv.T(r, "detect.correlation."+a.Correlation, nil)
 	}
@@ -157,8 +182,27 @@ func (h *handlers) alertPage(w http.ResponseWriter, r *http.Request) {
 		h.srv.ErrorPage(w, r, status, msg)
 		return
 	}
-	v := h.view(r, a)
-	h.srv.Render(w, r, http.StatusOK, "detect/alert", &v)
+	h.srv.Render(w, r, http.StatusOK, "detect/alert", h.detail(r, a))
+}
+
+// detail makes the view of one alert with its history.
+func (h *handlers) detail(r *http.Request, a Alert) *detailView {
+	v := &detailView{alertView: h.view(r, a), CanReview: web.PrincipalOf(r).CanIn(PermAlertsReview, a.Facility)}
+	if a.Facility == 0 {
+		v.CanReview, _ = web.PrincipalOf(r).Facilities(PermAlertsReview)
+	}
+	notes, err := Notes(r.Context(), h.db, a.ID)
+	if err != nil {
+		h.srv.Log().Error("read the history of an alert", "err", err)
+	}
+	for _, n := range notes {
+		v.Notes = append(v.Notes, noteView{Note: n, FromLabel: h.srv.T(r, "detect.state."+n.From, nil),
+			ToLabel: h.srv.T(r, "detect.state."+n.To, nil)})
+	}
+	for _, st := range States {
+		v.States = append(v.States, stateOption{Value: st, Label: h.srv.T(r, "detect.state."+st, nil)})
+	}
+	return v
 }
 
 // alertOf reads the alert named by the path, within the caller's
