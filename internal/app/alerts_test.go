@@ -257,6 +257,22 @@ func TestAlerts_ReviewIsKeptInTheHistoryAndTheAuditLog(t *testing.T) {
 				notes[1].To != "resolved_false" || notes[1].Comment != "予定された訓練" {
 				t.Fatalf("history %+v %v", notes, err)
 			}
+			// The list shows open alerts unless asked for others.
+			countIn := func(query string) int {
+				body := apptest.ReadBody(t, e.Do(t, csirt, "GET", "/alerts"+query, nil))
+				return len(regexp.MustCompile(fmt.Sprintf(`<tr>\s*<td><a href="/alerts/%d">`, mine.ID)).FindAllString(body, -1))
+			}
+			if countIn("") != 0 || countIn("?state=all") != 1 || countIn("?state=resolved_false") != 1 || countIn("?state=new") != 0 {
+				t.Errorf("the filter: open %d, all %d, resolved_false %d, new %d", countIn(""), countIn("?state=all"),
+					countIn("?state=resolved_false"), countIn("?state=new"))
+			}
+			if resp := e.Do(t, csirt, "GET", "/alerts?state=closed", nil); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("/alerts?state=closed: %d", resp.StatusCode)
+			}
+			resp = e.Do(t, csirt, "GET", "/api/v1/detect/alerts?state=closed", nil)
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "invalid-parameter") {
+				t.Errorf("API state=closed: %d", resp.StatusCode)
+			}
 			// Both changes are in the audit log, with their comments.
 			reviews, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: detect.ActionReview, AllFacilities: true})
 			if err != nil || len(reviews) != 2 || reviews[0].Detail["comment"] != "予定された訓練" ||

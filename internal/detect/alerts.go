@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,8 +91,26 @@ func insertAlert(ctx context.Context, tx *db.Tx, a *Alert, now time.Time) error 
 type AlertQuery struct {
 	AllFacilities bool
 	Facilities    []int64
+	States        []string // only these states; all when empty
 	Before        int64
 	Limit         int
+}
+
+// OpenStates are the states of alerts still to be dealt with.
+var OpenStates = []string{StateNew, StateAcknowledged}
+
+// StatesOf reads the state filter of the pages and the API: open (the
+// default), all, or one state.
+func StatesOf(s string) ([]string, bool) {
+	switch {
+	case s == "" || s == "open":
+		return OpenStates, true
+	case s == "all":
+		return nil, true
+	case slices.Contains(States, s):
+		return []string{s}, true
+	}
+	return nil, false
 }
 
 const alertColumns = `id, dedup, facility, rule_id, title, level, correlation, grp, value,
@@ -122,6 +141,12 @@ func ListAlerts(ctx context.Context, d db.Querier, q AlertQuery) ([]Alert, error
 	if q.Before > 0 {
 		where += " AND id < ?"
 		args = append(args, q.Before)
+	}
+	if len(q.States) > 0 {
+		where += " AND state IN (?" + strings.Repeat(", ?", len(q.States)-1) + ")"
+		for _, st := range q.States {
+			args = append(args, st)
+		}
 	}
 	args = append(args, max(q.Limit, 1))
 	rows, err := d.QueryContext(ctx, `SELECT `+alertColumns+` FROM detect_alerts WHERE `+where+` ORDER BY id DESC LIMIT ?`, args...)

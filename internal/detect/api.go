@@ -65,7 +65,12 @@ func (h *handlers) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Limit = n
 	}
-	q.Before = before
+	states, ok := StatesOf(r.URL.Query().Get("state"))
+	if !ok {
+		h.srv.Problem(w, r, http.StatusBadRequest, "invalid-parameter", "detect.error.state", nil)
+		return
+	}
+	q.Before, q.States = before, states
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)

@@ -146,6 +146,8 @@ func (h *handlers) view(r *http.Request, a Alert) alertView {
 type listView struct {
 	Rows     []alertView
 	OlderURL string
+	State    string        // the filter: open, all or a state
+	Filters  []stateOption // the choices of the filter
 }
 
 func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
@@ -155,19 +157,31 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 		h.srv.ErrorPage(w, r, http.StatusBadRequest, "detect.error.before")
 		return
 	}
-	q.Before = before
+	state := r.URL.Query().Get("state")
+	states, ok := StatesOf(state)
+	if !ok {
+		h.srv.ErrorPage(w, r, http.StatusBadRequest, "detect.error.state")
+		return
+	}
+	if state == "" {
+		state = "open"
+	}
+	q.Before, q.States = before, states
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	v := &listView{}
+	v := &listView{State: state}
+	for _, f := range append([]string{"open", "all"}, States...) {
+		v.Filters = append(v.Filters, stateOption{Value: f, Label: h.srv.T(r, "detect.filter."+f, nil)})
+	}
 	for _, a := range alerts {
 		v.Rows = append(v.Rows, h.view(r, a))
 	}
 	if len(alerts) == alertsPageSize {
-		v.OlderURL = "/alerts?before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
+		v.OlderURL = "/alerts?state=" + state + "&before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
 	}
 	h.srv.Render(w, r, http.StatusOK, "detect/alerts", v)
 }
