@@ -71,6 +71,9 @@ func TestAlerts_PagesAPIAndCardShowWhatTheEngineRaised(t *testing.T) {
 				if n := len(regexp.MustCompile(`<tr>\s*<td><a href="/alerts/\d+"`).FindAllString(body, -1)); n != c.want {
 					t.Errorf("/alerts lists %d alerts, want %d", n, c.want)
 				}
+				if !strings.Contains(body, `<svg`) || !strings.Contains(body, fmt.Sprintf("過去 30 日間に %d 件の警告", c.want)) {
+					t.Errorf("/alerts has no chart of its %d alerts", c.want)
+				}
 			}
 			// One alert explains its rule and links its event.
 			var facility0 detect.Alert

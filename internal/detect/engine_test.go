@@ -13,6 +13,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/audit/audittest"
 	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/detect/sigma"
 	"github.com/anzen-health/anzen/internal/platform/clock"
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
@@ -115,6 +116,12 @@ func TestEngine_RaisesThePacksAlertsOnce(t *testing.T) {
 			if a.Facility != 1 || a.State != "new" || len(a.Seqs) == 0 || a.Title == "" {
 				t.Errorf("alert %+v", a)
 			}
+		}
+		// By day: all on the day the engine's clock says.
+		day := time.Date(audittest.Start.Year(), audittest.Start.Month(), audittest.Start.Day(), 0, 0, 0, 0, time.UTC)
+		counts, err := detect.DailyCounts(context.Background(), d, detect.AlertQuery{AllFacilities: true}, day.AddDate(0, 0, -1), 3, time.UTC)
+		if err != nil || len(counts[0]) != 0 || counts[1][sigma.LevelHigh] != 4 || len(counts[2]) != 0 {
+			t.Errorf("by day: %v %v", counts, err)
 		}
 		// Processing again raises nothing more.
 		drain(t, newEngine(t, d, l))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/detect/sigma"
 	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/chart"
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/selfaudit"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -148,6 +149,7 @@ type listView struct {
 	OlderURL string
 	State    string        // the filter: open, all or a state
 	Filters  []stateOption // the choices of the filter
+	Chart    chart.Bar     // the alerts of the last 30 days, whatever their state
 }
 
 func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +176,11 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := &listView{State: state}
+	if v.Chart, err = h.alertsChart(r, query(r)); err != nil {
+		h.srv.Log().Error("count alerts by day", "err", err)
+		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
+		return
+	}
 	for _, f := range append([]string{"open", "all"}, States...) {
 		v.Filters = append(v.Filters, stateOption{Value: f, Label: h.srv.T(r, "detect.filter."+f, nil)})
 	}
