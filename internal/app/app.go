@@ -120,10 +120,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 		a.Close()
 		return nil, fmt.Errorf("record configuration: %w", err)
 	}
-	if err := a.setupDetect(); err != nil {
-		a.Close()
-		return nil, err
-	}
 	a.Catalog = i18n.New()
 	for _, loc := range catalogs() {
 		if err := a.Catalog.Add(loc); err != nil {
@@ -132,6 +128,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 		}
 	}
 	if err := a.setupWitnesses(o.getenv); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.setupDetect(); err != nil {
 		a.Close()
 		return nil, err
 	}

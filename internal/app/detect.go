@@ -3,9 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/detect/sigma"
 )
 
 // The detection engine runs the built-in rule pack and the hospital's
@@ -33,14 +35,49 @@ func (a *App) setupDetect() error {
 	loaded, rejected := files.Counts()
 	a.Log.Info("detection rules loaded", "files", loaded, "rejected", rejected, "rules", len(files.Rules()),
 		"correlations", len(files.Correlations()))
-	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"))
+	notify, err := a.detectNotify()
+	if err != nil {
+		return err
+	}
+	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"), detect.WithNotify(notify))
 	if err != nil {
 		return fmt.Errorf("detection rules: %w", err)
 	}
 	return nil
 }
 
-// runDetect analyses the audit log until ctx ends.
+// detectNotify is where alerts are sent (detect.notify.*).
+func (a *App) detectNotify() (detect.Notify, error) {
+	c := a.Cfg.Detect
+	level, err := sigma.ParseLevel(c.NotifyMinLevel)
+	if err != nil {
+		return detect.Notify{}, fmt.Errorf("detect.notify.min_level: %w", err)
+	}
+	n := detect.Notify{MinLevel: level, Mail: c.NotifyMail, Webhooks: c.NotifyWebhooks, Catalog: a.Catalog,
+		PublicURL: a.Cfg.BaseURL()}
+	if a.Mail.Enabled() {
+		n.Mailer = a.Mail
+	}
+	if c.NotifyWebhookSecretFile != "" {
+		secret, err := readSecretFile(c.NotifyWebhookSecretFile)
+		if err != nil {
+			return n, fmt.Errorf("detect.notify.webhook_secret_file: %w", err)
+		}
+		if n.WebhookSecret = []byte(secret); len(n.WebhookSecret) < 16 {
+			return n, fmt.Errorf("detect.notify.webhook_secret_file: the secret in %s is shorter than 16 characters", c.NotifyWebhookSecretFile)
+		}
+	}
+	return n, nil
+}
+
+// notifyPoll is how often due alert notifications are sent.
+const notifyPoll = 5 * time.Second
+
+// runDetect analyses the audit log and sends notifications until ctx
+// ends.
 func (a *App) runDetect(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { a.Detect.RunNotify(ctx, notifyPoll) })
 	a.Detect.Run(ctx, detectPoll)
+	wg.Wait()
 }

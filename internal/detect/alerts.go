@@ -2,7 +2,9 @@ package detect
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -67,22 +69,27 @@ func correlationAlert(m sigma.Match, facility map[int64]int64) Alert {
 	return a
 }
 
-// insertAlert writes an alert unless one with its dedup key is there.
-func insertAlert(ctx context.Context, tx *db.Tx, a *Alert, now time.Time) error {
+// insertAlert writes an alert unless one with its dedup key is there, and
+// reports whether it did (setting a.ID).
+func insertAlert(ctx context.Context, tx *db.Tx, a *Alert, now time.Time) (bool, error) {
 	seqs, _ := json.Marshal(a.Seqs)
 	group, _ := json.Marshal(a.Group)
 	if len(a.Group) == 0 {
 		group = nil
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO detect_alerts (dedup, facility, rule_id, title, level, correlation, grp, value,
+	err := tx.QueryRowContext(ctx, `INSERT INTO detect_alerts (dedup, facility, rule_id, title, level, correlation, grp, value,
 		first_seq, last_seq, seqs, total, first_time, last_time, created, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT (dedup) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT (dedup) DO NOTHING RETURNING id`,
 		a.dedup, a.Facility, a.RuleID, a.Title, int(a.Level), a.Correlation, string(group), a.Value,
-		a.FirstSeq, a.LastSeq, string(seqs), a.Total, a.FirstTime.UnixMilli(), a.LastTime.UnixMilli(), now.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("write alert %s: %w", a.RuleID, err)
+		a.FirstSeq, a.LastSeq, string(seqs), a.Total, a.FirstTime.UnixMilli(), a.LastTime.UnixMilli(), now.UnixMilli()).Scan(&a.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return nil
+	if err != nil {
+		return false, fmt.Errorf("write alert %s: %w", a.RuleID, err)
+	}
+	a.Created = now
+	return true, nil
 }
 
 // AlertQuery selects alerts: a facility scope (as authz.Principal.

@@ -63,6 +63,7 @@ type Engine struct {
 	stateEvery time.Duration
 	saved      time.Time // when the state was last written
 	batch      int
+	notify     *Notify // notify.go; nil: none
 }
 
 // EngineOption configures NewEngine.
@@ -136,10 +137,8 @@ func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) e
 	en.synced = false
 	alerts := en.analyse(events, true)
 	now := en.clock.Now()
-	for i := range alerts {
-		if err := insertAlert(ctx, tx, &alerts[i], now); err != nil {
-			return err
-		}
+	if err := en.writeAlerts(ctx, tx, alerts, now); err != nil {
+		return err
 	}
 	last := events[len(events)-1].Seq
 	if en.saved.IsZero() || now.Sub(en.saved) >= en.stateEvery {
@@ -181,6 +180,23 @@ func (en *Engine) analyse(events []audit.Event, rules bool) []Alert {
 		}
 	}
 	return alerts
+}
+
+// writeAlerts writes the alerts not written before, with their
+// notifications.
+func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, now time.Time) error {
+	for i := range alerts {
+		inserted, err := insertAlert(ctx, tx, &alerts[i], now)
+		if err != nil {
+			return err
+		}
+		if inserted && en.notify != nil {
+			if err := en.notify.enqueue(ctx, tx, alerts[i].ID, alerts[i].Level, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (en *Engine) saveState(ctx context.Context, tx *db.Tx, seq int64, now time.Time) error {
@@ -243,11 +259,8 @@ func (en *Engine) sync(ctx context.Context, tx *db.Tx) error {
 		if len(events) == 0 {
 			break
 		}
-		alerts := en.analyse(events, false)
-		for i := range alerts {
-			if err := insertAlert(ctx, tx, &alerts[i], now); err != nil {
-				return err
-			}
+		if err := en.writeAlerts(ctx, tx, en.analyse(events, false), now); err != nil {
+			return err
 		}
 		seq, replayed = events[len(events)-1].Seq, replayed+len(events)
 	}

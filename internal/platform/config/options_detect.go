@@ -10,6 +10,11 @@ type DetectConfig struct {
 	// Rules are the hospital's rule files and folders, run besides the
 	// built-in packs.
 	Rules []string
+	// Where alerts are sent, from which level.
+	NotifyMail              []string
+	NotifyWebhooks          []string
+	NotifyWebhookSecretFile string
+	NotifyMinLevel          string
 }
 
 // detectOptions are the settings of log analysis.
@@ -19,6 +24,35 @@ var detectOptions = []option{
 		"組み込みの医療向けルールパックに加えて監査ログに実行する、病院の Sigma ルールのファイルとフォルダー（リスト。フォルダーは *.yml と *.yaml を読みます）。実行できないファイルは除き、起動時のログに名前と理由を出します。事前に anzen detect check で確かめてください。空欄なら組み込みのパックだけです。",
 		func(c *Config, v value) error { return v.list(&c.Detect.Rules, rulePath) },
 		func(c *Config) string { return strings.Join(c.Detect.Rules, ",") }},
+	{"detect.notify.min_level", "ANZEN_DETECT_NOTIFY_MIN_LEVEL", "high",
+		"Alerts of this level and above are sent to detect.notify.mail and detect.notify.webhooks: informational, low, medium, high or critical.",
+		"このレベル以上の警告を detect.notify.mail と detect.notify.webhooks に送ります（informational、low、medium、high、critical）。",
+		func(c *Config, v value) error { return v.str(&c.Detect.NotifyMinLevel, alertLevel) },
+		func(c *Config) string { return c.Detect.NotifyMinLevel }},
+	{"detect.notify.mail", "ANZEN_DETECT_NOTIFY_MAIL", "",
+		"Mail addresses (the CSIRT's, the on-call person's) that receive alerts, in Japanese and English, with a link to review them. Needs the mail.* settings. Empty: none.",
+		"警告を受け取るメールアドレス（CSIRT、当番の担当者など）。日本語と英語で、確認のためのリンクを付けて送ります。mail.* の設定が必要です。空欄なら送りません。",
+		func(c *Config, v value) error { return v.list(&c.Detect.NotifyMail, mailAddress) },
+		func(c *Config) string { return strings.Join(c.Detect.NotifyMail, ",") }},
+	{"detect.notify.webhooks", "ANZEN_DETECT_NOTIFY_WEBHOOKS", "",
+		"URLs that receive each alert as JSON (POST; retried for a day when they fail). Empty: none.",
+		"警告を JSON で受け取る URL（POST。失敗したら 1 日の間再送します）。空欄なら送りません。",
+		func(c *Config, v value) error { return v.list(&c.Detect.NotifyWebhooks, webhookURL) },
+		func(c *Config) string { return strings.Join(c.Detect.NotifyWebhooks, ",") }},
+	{"detect.notify.webhook_secret_file", "ANZEN_DETECT_NOTIFY_SECRET_FILE", "",
+		"File holding a shared secret (at least 16 characters); when set, each alert webhook carries its HMAC-SHA256 in the header Anzen-Signature, as the audit log's witnesses do.",
+		"共有の秘密（16 文字以上）を書いたファイル。設定すると、警告の Webhook に HMAC-SHA256 の署名（ヘッダー Anzen-Signature。監査ログの外部送付と同じ方式）を付けます。",
+		func(c *Config, v value) error { return v.str(&c.Detect.NotifyWebhookSecretFile, nil) },
+		func(c *Config) string { return c.Detect.NotifyWebhookSecretFile }},
+}
+
+// alertLevel checks detect.notify.min_level.
+func alertLevel(s string) error {
+	switch s {
+	case "informational", "low", "medium", "high", "critical":
+		return nil
+	}
+	return errors.New("use informational, low, medium, high or critical")
 }
 
 // rulePath checks one entry of detect.rules.

@@ -72,6 +72,9 @@ func (c *Config) validateKeep() error {
 	if len(c.Audit.Witness.Mail) > 0 && c.Mail.Host == "" {
 		return errors.New("audit.witness.mail: set mail.smtp.host (and mail.from) to send mail, or leave audit.witness.mail empty")
 	}
+	if len(c.Detect.NotifyMail) > 0 && c.Mail.Host == "" {
+		return errors.New("detect.notify.mail: set mail.smtp.host (and mail.from) to send mail, or leave detect.notify.mail empty")
+	}
 	if c.Mail.Host != "" && c.Mail.From == "" {
 		return errors.New("mail.from: set the sender address of anzen's mail when mail.smtp.host is set")
 	}

@@ -21,6 +21,10 @@ func TestKeepOptions_BadValuesNameTheKey(t *testing.T) {
 		{"login in the clear", "[mail]\nfrom = \"a@example.jp\"\n[mail.smtp]\nhost = \"relay\"\ntls = \"none\"\nuser = \"anzen\"", "mail.smtp.tls"},
 		{"unknown TLS mode", `mail.smtp.tls = "ssl"`, "mail.smtp.tls"},
 		{"port out of range", `mail.smtp.port = 0`, "mail.smtp.port"},
+		{"alert mail without a server", `detect.notify.mail = ["csirt@example.jp"]`, "detect.notify.mail"},
+		{"unknown alert level", `detect.notify.min_level = "urgent"`, "detect.notify.min_level"},
+		{"alert webhook not http", `detect.notify.webhooks = ["ftp://siem.example"]`, "detect.notify.webhooks"},
+		{"hospital rules with an empty path", `detect.rules = [""]`, "detect.rules"},
 		{"the password is not a setting", `mail.smtp.password = "x"`, `"mail.smtp.password"`},
 	}
 	for _, tt := range tests {

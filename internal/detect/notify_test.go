@@ -1,0 +1,149 @@
+package detect_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/audit/audittest"
+	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/detect/sigma"
+	"github.com/anzen-health/anzen/internal/platform/clock"
+	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
+	"github.com/anzen-health/anzen/internal/platform/i18n"
+	"github.com/anzen-health/anzen/internal/platform/mail"
+	"github.com/anzen-health/anzen/internal/platform/mail/mailtest"
+)
+
+// webhookSink is a receiver of alert webhooks that checks their
+// signatures and can be told to fail.
+type webhookSink struct {
+	mu     sync.Mutex
+	alerts []detect.AlertJSON
+	fail   int
+}
+
+func (s *webhookSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail > 0 {
+		s.fail--
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	if err := audit.CheckWitnessSignature([]byte("a-shared-secret-of-the-csirt"), r.Header.Get(audit.HeaderSignature),
+		body, time.Now(), 24*365*time.Hour); err != nil {
+		http.Error(w, err.Error(), http.StatusUnauthorized)
+		return
+	}
+	var a detect.AlertJSON
+	if err := json.Unmarshal(body, &a); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.alerts = append(s.alerts, a)
+}
+
+func (s *webhookSink) got() []detect.AlertJSON {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]detect.AlertJSON(nil), s.alerts...)
+}
+
+// TestNotify_HighAlertsReachMailAndWebhookAndFailuresAreRetried raises
+// the medical pack's alerts (all high) and a medium one, with a webhook
+// that fails at first and a mail server that refuses once.
+func TestNotify_HighAlertsReachMailAndWebhookAndFailuresAreRetried(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		smtp := mailtest.Start(t, mailtest.Options{TLS: "none"})
+		smtp.Config.From = "anzen@hospital.example.jp"
+		mailer, err := mail.New(smtp.Config, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		smtp.FailNext(1)
+		sink := &webhookSink{fail: 2}
+		hook := httptest.NewServer(sink)
+		t.Cleanup(hook.Close)
+		cat := i18n.New()
+		if err := cat.Add(detect.Locales()); err != nil {
+			t.Fatal(err)
+		}
+		clk := clock.NewFrozen(audittest.Start)
+		files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		en, err := detect.NewEngine(d, l, files, clk, discard, detect.WithNotify(detect.Notify{
+			MinLevel: sigma.LevelHigh, Mail: []string{"csirt@hospital.example.jp"}, Mailer: mailer,
+			Webhooks: []string{hook.URL + "/alerts?token=abc"}, WebhookSecret: []byte("a-shared-secret-of-the-csirt"),
+			Catalog: cat, PublicURL: "https://anzen.hospital.example.jp"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := misuseDay()
+		// A medium alert (a clerk at night) is not sent.
+		events = append(events, audit.Event{Seq: -1, Time: audittest.Start.Add(14 * time.Hour), Received: audittest.Start.Add(14 * time.Hour),
+			Facility: 1, Source: "ehr-main", Action: "view", Actor: audit.Actor{ID: "clerk-1", Profession: "clerk"},
+			Patient: audit.Patient{ID: "P9"}, Outcome: audit.OutcomeSuccess})
+		if _, err := l.Append(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, en)
+		alerts, _ := detect.Alerts(ctx, d, 100)
+		high := 0
+		for _, a := range alerts {
+			if a.Level >= sigma.LevelHigh {
+				high++
+			}
+		}
+		if high != 4 || len(alerts) != 5 {
+			t.Fatalf("%d alerts, %d high", len(alerts), high)
+		}
+		// First round: the mail server refuses the first, the webhook
+		// fails twice.
+		sent, err := en.Deliver(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent != 5 || len(sink.got()) != 2 { // 3 of 4 mails, 2 of 4 webhooks
+			t.Fatalf("first round: %d sent, webhook got %d", sent, len(sink.got()))
+		}
+		// Nothing is due before the wait.
+		if sent, _ := en.Deliver(ctx); sent != 0 {
+			t.Fatalf("sent %d again at once", sent)
+		}
+		clk.Advance(time.Minute)
+		if sent, err := en.Deliver(ctx); err != nil || sent != 3 {
+			t.Fatalf("after a minute: %d sent, %v", sent, err)
+		}
+		if got := sink.got(); len(got) != 4 {
+			t.Fatalf("the webhook got %d alerts", len(got))
+		}
+		msgs := smtp.Wait(t, 4, 5*time.Second)
+		p, err := msgs[0].Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(p.Subject, "警告（高）") || !strings.Contains(p.Text, "https://anzen.hospital.example.jp/alerts/") ||
+			!strings.Contains(p.Text, "anzen found an alert") {
+			t.Errorf("mail %q\n%s", p.Subject, p.Text)
+		}
+		// Everything is sent: nothing more, even much later.
+		clk.Advance(time.Hour)
+		if sent, _ := en.Deliver(ctx); sent != 0 {
+			t.Errorf("sent %d more", sent)
+		}
+	})
+}
