@@ -53,8 +53,8 @@ func (a *App) detectNotify() (detect.Notify, error) {
 	if err != nil {
 		return detect.Notify{}, fmt.Errorf("detect.notify.min_level: %w", err)
 	}
-	n := detect.Notify{MinLevel: level, Mail: c.NotifyMail, Webhooks: c.NotifyWebhooks, Catalog: a.Catalog,
-		PublicURL: a.Cfg.BaseURL()}
+	n := detect.Notify{MinLevel: level, Mail: c.NotifyMail, Webhooks: c.NotifyWebhooks, Syslog: c.NotifySyslog,
+		Catalog: a.Catalog, PublicURL: a.Cfg.BaseURL()}
 	if a.Mail.Enabled() {
 		n.Mailer = a.Mail
 	}

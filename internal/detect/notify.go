@@ -34,6 +34,9 @@ type Notify struct {
 	Mail     []string    // addresses; needs Mailer
 	Mailer   Mailer
 	Webhooks []string // URLs that receive the alert as JSON
+	// Syslog are SIEMs that receive each alert as an RFC 5424 message:
+	// udp://host:port or tcp://host:port (octet counting, RFC 6587).
+	Syslog []string
 	// WebhookSecret, when set, keys the HMAC-SHA256 of each webhook
 	// request (header Anzen-Signature, as the audit log's witnesses).
 	WebhookSecret []byte
@@ -70,6 +73,9 @@ func (n *Notify) targets(l sigma.Level) []string {
 	}
 	for _, u := range n.Webhooks {
 		out = append(out, "webhook:"+u)
+	}
+	for _, u := range n.Syslog {
+		out = append(out, "syslog:"+u)
 	}
 	return out
 }
@@ -177,6 +183,9 @@ func (en *Engine) RunNotify(ctx context.Context, poll time.Duration) {
 func (n *Notify) send(ctx context.Context, en *Engine, target string, a Alert) error {
 	if target == targetMail {
 		return n.Mailer.Send(ctx, n.message(en, a))
+	}
+	if addr, ok := strings.CutPrefix(target, "syslog:"); ok {
+		return sendSyslog(ctx, addr, a)
 	}
 	u, ok := strings.CutPrefix(target, "webhook:")
 	if !ok {

@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/leodido/go-syslog/v4/rfc5424"
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/audit/audittest"
@@ -144,6 +148,103 @@ func TestNotify_HighAlertsReachMailAndWebhookAndFailuresAreRetried(t *testing.T)
 		clk.Advance(time.Hour)
 		if sent, _ := en.Deliver(ctx); sent != 0 {
 			t.Errorf("sent %d more", sent)
+		}
+	})
+}
+
+// TestNotify_AlertsAreForwardedToASIEMBySyslog forwards the pack's high
+// alerts over UDP and TCP and reads them as RFC 5424.
+func TestNotify_AlertsAreForwardedToASIEMBySyslog(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { udp.Close() })
+		tcp, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tcp.Close() })
+		var mu sync.Mutex
+		var framed []string
+		go func() {
+			for {
+				c, err := tcp.Accept()
+				if err != nil {
+					return
+				}
+				b, _ := io.ReadAll(c)
+				c.Close()
+				mu.Lock()
+				framed = append(framed, string(b))
+				mu.Unlock()
+			}
+		}()
+		files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), discard, detect.WithNotify(detect.Notify{
+			MinLevel: sigma.LevelHigh, Syslog: []string{"udp://" + udp.LocalAddr().String(), "tcp://" + tcp.Addr().String()}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(ctx, misuseDay()); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, en)
+		if sent, err := en.Deliver(ctx); err != nil || sent != 8 {
+			t.Fatalf("sent %d: %v", sent, err)
+		}
+		parser := rfc5424.NewParser()
+		buf := make([]byte, 8192)
+		_ = udp.SetReadDeadline(time.Now().Add(5 * time.Second))
+		rules := map[string]bool{}
+		for range 4 {
+			n, _, err := udp.ReadFrom(buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := parser.Parse(buf[:n])
+			if err != nil {
+				t.Fatalf("not RFC 5424: %v\n%s", err, buf[:n])
+			}
+			sm := m.(*rfc5424.SyslogMessage)
+			sd := (*sm.StructuredData)["anzen-alert@32473"]
+			if *sm.Appname != "anzen" || *sm.MsgID != "ALERT" || *sm.Priority != 13*8+3 || sd["level"] != "high" || *sm.Message == "" {
+				t.Errorf("message %s", buf[:n])
+			}
+			rules[sd["rule"]] = true
+		}
+		if len(rules) != 4 {
+			t.Errorf("rules %v", rules)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n := len(framed)
+			mu.Unlock()
+			if n == 4 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(framed) != 4 {
+			t.Fatalf("TCP got %d messages", len(framed))
+		}
+		for _, f := range framed {
+			size, msg, ok := strings.Cut(f, " ")
+			if !ok || size != strconv.Itoa(len(msg)) {
+				t.Errorf("not octet counted: %q", f)
+			}
+			if _, err := parser.Parse([]byte(msg)); err != nil {
+				t.Errorf("not RFC 5424 over TCP: %v", err)
+			}
 		}
 	})
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ type DetectConfig struct {
 	NotifyWebhooks          []string
 	NotifyWebhookSecretFile string
 	NotifyMinLevel          string
+	NotifySyslog            []string
 }
 
 // detectOptions are the settings of log analysis.
@@ -39,6 +41,11 @@ var detectOptions = []option{
 		"警告を JSON で受け取る URL（POST。失敗したら 1 日の間再送します）。空欄なら送りません。",
 		func(c *Config, v value) error { return v.list(&c.Detect.NotifyWebhooks, webhookURL) },
 		func(c *Config) string { return strings.Join(c.Detect.NotifyWebhooks, ",") }},
+	{"detect.notify.syslog", "ANZEN_DETECT_NOTIFY_SYSLOG", "",
+		"SIEMs that receive each alert as an RFC 5424 syslog message: udp://host:port or tcp://host:port (octet counting). Empty: none.",
+		"警告を RFC 5424 の syslog メッセージで受け取る SIEM：udp://ホスト:ポート または tcp://ホスト:ポート（オクテットカウント）。空欄なら送りません。",
+		func(c *Config, v value) error { return v.list(&c.Detect.NotifySyslog, syslogTarget) },
+		func(c *Config) string { return strings.Join(c.Detect.NotifySyslog, ",") }},
 	{"detect.notify.webhook_secret_file", "ANZEN_DETECT_NOTIFY_SECRET_FILE", "",
 		"File holding a shared secret (at least 16 characters); when set, each alert webhook carries its HMAC-SHA256 in the header Anzen-Signature, as the audit log's witnesses do.",
 		"共有の秘密（16 文字以上）を書いたファイル。設定すると、警告の Webhook に HMAC-SHA256 の署名（ヘッダー Anzen-Signature。監査ログの外部送付と同じ方式）を付けます。",
@@ -59,6 +66,15 @@ func alertLevel(s string) error {
 func rulePath(s string) error {
 	if strings.TrimSpace(s) == "" {
 		return errors.New("an empty path")
+	}
+	return nil
+}
+
+// syslogTarget checks one entry of detect.notify.syslog.
+func syslogTarget(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Port() == "" || u.Hostname() == "" || u.Path != "" {
+		return errors.New("use udp://host:port or tcp://host:port")
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ func TestKeepOptions_BadValuesNameTheKey(t *testing.T) {
 		{"unknown alert level", `detect.notify.min_level = "urgent"`, "detect.notify.min_level"},
 		{"alert webhook not http", `detect.notify.webhooks = ["ftp://siem.example"]`, "detect.notify.webhooks"},
 		{"hospital rules with an empty path", `detect.rules = [""]`, "detect.rules"},
+		{"alert syslog without a port", `detect.notify.syslog = ["udp://siem.example"]`, "detect.notify.syslog"},
+		{"alert syslog over http", `detect.notify.syslog = ["http://siem.example:514"]`, "detect.notify.syslog"},
 		{"the password is not a setting", `mail.smtp.password = "x"`, `"mail.smtp.password"`},
 	}
 	for _, tt := range tests {
