@@ -229,8 +229,9 @@ func crashLoad(t *testing.T, srv *server, token string, round int) []string {
 }
 
 // crashBatchBody is one request of client c: crashBatch events, each with
-// a unique object id. The first of each is a break-glass access, which
-// the detection engine must raise one alert for.
+// a unique object id, by a user of its own. The first of each is a
+// break-glass access, which the detection engine must raise one alert for
+// (a user's accesses within an hour would be one alert).
 func crashBatchBody(round, c, n int) ([]string, string) {
 	ids := make([]string, crashBatch)
 	var b strings.Builder
@@ -240,8 +241,8 @@ func crashBatchBody(round, c, n int) ([]string, string) {
 		if i == 0 {
 			action = "emergency_access"
 		}
-		fmt.Fprintf(&b, `{"time":"%s","source":"%s","actor":{"id":"u%d"},"action":"%s","patient":{"id":"P%06d"},"object":{"type":"record","id":"%s"}}`+"\n",
-			time.Now().UTC().Format(time.RFC3339Nano), crashSource, c, action, i, ids[i])
+		fmt.Fprintf(&b, `{"time":"%s","source":"%s","actor":{"id":"u%d-%d-%d"},"action":"%s","patient":{"id":"P%06d"},"object":{"type":"record","id":"%s"}}`+"\n",
+			time.Now().UTC().Format(time.RFC3339Nano), crashSource, round, c, n, action, i, ids[i])
 	}
 	return ids, b.String()
 }

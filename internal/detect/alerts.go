@@ -41,10 +41,108 @@ type Alert struct {
 	dedup     string
 }
 
+// ruleAlert makes an alert of one event a rule matched. Its group is the
+// event's user, by which alerts of the same rule are grouped (GroupWindow).
 func ruleAlert(r *sigma.Rule, e *audit.Event) Alert {
-	return Alert{Facility: e.Facility, RuleID: r.Key(), Title: r.Title, Level: r.Level,
+	a := Alert{Facility: e.Facility, RuleID: r.Key(), Title: r.Title, Level: r.Level,
 		Seqs: []int64{e.Seq}, Total: 1, FirstSeq: e.Seq, LastSeq: e.Seq, FirstTime: e.Time, LastTime: e.Time,
 		dedup: fmt.Sprintf("r|%s|%d", r.Key(), e.Seq)}
+	if e.Actor.ID != "" {
+		a.Group = []sigma.GroupValue{{Field: "user", Value: e.Actor.ID}}
+	}
+	return a
+}
+
+// GroupWindow is how long after an alert's last event a rule's match of
+// the same user in the same facility joins that alert, while it is open,
+// instead of raising another: a clerk who opens ten records at night is
+// one alert of ten events, not ten alerts.
+const GroupWindow = time.Hour
+
+// maxSeqs is how many event positions an alert lists.
+const maxSeqs = 100
+
+// openKey names the open alert a rule's matches of one user join.
+type openKey struct {
+	rule, group string
+	facility    int64
+}
+
+// openAlert is what the engine remembers of an open alert it wrote or
+// joined, so that the next match of the same user costs one UPDATE.
+type openAlert struct {
+	id   int64
+	seqs []int64
+}
+
+// joinOpenAlert adds a rule's match to an open alert of the same rule,
+// group and facility whose last event is within GroupWindow, and reports
+// whether there was one. The UPDATE checks again that the alert is open
+// and in the window, since a reviewer may have closed it meanwhile.
+func joinOpenAlert(ctx context.Context, tx *db.Tx, open map[openKey]*openAlert, a *Alert) (bool, error) {
+	key, ok := a.openKey()
+	if !ok {
+		return false, nil
+	}
+	since := a.FirstTime.Add(-GroupWindow).UnixMilli()
+	if o := open[key]; o != nil {
+		joined, err := addToAlert(ctx, tx, o, a, since)
+		if err != nil || joined {
+			return joined, err
+		}
+		delete(open, key)
+	}
+	o := &openAlert{}
+	var seqs string
+	err := tx.QueryRowContext(ctx, `SELECT id, seqs FROM detect_alerts WHERE rule_id = ? AND grp = ? AND facility = ?
+		AND correlation = '' AND state IN ('new', 'acknowledged') AND last_time >= ? ORDER BY last_time DESC LIMIT 1`,
+		key.rule, key.group, key.facility, since).Scan(&o.id, &seqs)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("find an open alert of %s: %w", a.RuleID, err)
+	}
+	if err := json.Unmarshal([]byte(seqs), &o.seqs); err != nil {
+		return false, fmt.Errorf("alert %d: events: %w", o.id, err)
+	}
+	joined, err := addToAlert(ctx, tx, o, a, since)
+	if joined {
+		open[key] = o
+	}
+	return joined, err
+}
+
+// openKey returns the key of a rule alert's group; false for alerts that
+// do not group.
+func (a *Alert) openKey() (openKey, bool) {
+	if a.Correlation != "" || len(a.Group) == 0 {
+		return openKey{}, false
+	}
+	group, _ := json.Marshal(a.Group)
+	return openKey{a.RuleID, string(group), a.Facility}, true
+}
+
+// addToAlert adds a's event to the open alert o if it is still open and
+// its last event is since or later.
+func addToAlert(ctx context.Context, tx *db.Tx, o *openAlert, a *Alert, since int64) (bool, error) {
+	seqs := o.seqs
+	if len(seqs) < maxSeqs {
+		seqs = append(seqs[:len(seqs):len(seqs)], a.Seqs...)
+	}
+	b, _ := json.Marshal(seqs)
+	res, err := tx.ExecContext(ctx, `UPDATE detect_alerts SET seqs = ?, total = total + 1, last_seq = ?,
+		last_time = CASE WHEN last_time > ? THEN last_time ELSE ? END
+		WHERE id = ? AND state IN ('new', 'acknowledged') AND last_time >= ?`,
+		string(b), a.LastSeq, a.LastTime.UnixMilli(), a.LastTime.UnixMilli(), o.id, since)
+	if err != nil {
+		return false, fmt.Errorf("add to alert %d: %w", o.id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return false, err
+	}
+	o.seqs, a.ID = seqs, o.id
+	return true, nil
 }
 
 // correlationAlert makes an alert of a correlation's match. facility

@@ -64,6 +64,9 @@ type Engine struct {
 	saved      time.Time // when the state was last written
 	batch      int
 	notify     *Notify // notify.go; nil: none
+	// open are the open alerts the engine wrote or joined, while the
+	// correlator is in step with the stored state (cleared with it).
+	open map[openKey]*openAlert
 }
 
 // EngineOption configures NewEngine.
@@ -93,7 +96,7 @@ const EngineBatch = 1000
 // NewEngine prepares the rules of the loaded files to run over log.
 func NewEngine(d *db.DB, log AuditLog, files RuleFiles, clk clock.Clock, logger *slog.Logger, opts ...EngineOption) (*Engine, error) {
 	en := &Engine{db: d, log: log, clock: clk, logger: logger, rules: files.Rules(), corrs: files.Correlations(),
-		seq: -1, stateEvery: DefaultStateEvery, batch: EngineBatch}
+		seq: -1, stateEvery: DefaultStateEvery, batch: EngineBatch, open: map[openKey]*openAlert{}}
 	for _, o := range opts {
 		o(en)
 	}
@@ -182,13 +185,31 @@ func (en *Engine) analyse(events []audit.Event, rules bool) []Alert {
 	return alerts
 }
 
+// maxOpenRemembered bounds the open alerts the engine remembers.
+const maxOpenRemembered = 10000
+
 // writeAlerts writes the alerts not written before, with their
 // notifications.
 func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, now time.Time) error {
+	if len(en.open) > maxOpenRemembered {
+		clear(en.open)
+	}
 	for i := range alerts {
+		if alerts[i].Correlation == "" {
+			joined, err := joinOpenAlert(ctx, tx, en.open, &alerts[i])
+			if err != nil {
+				return err
+			}
+			if joined {
+				continue
+			}
+		}
 		inserted, err := insertAlert(ctx, tx, &alerts[i], now)
 		if err != nil {
 			return err
+		}
+		if key, ok := alerts[i].openKey(); ok && inserted {
+			en.open[key] = &openAlert{id: alerts[i].ID, seqs: alerts[i].Seqs}
 		}
 		if inserted && en.notify != nil {
 			if err := en.notify.enqueue(ctx, tx, alerts[i].ID, alerts[i].Level, now); err != nil {
@@ -244,6 +265,8 @@ func (en *Engine) sync(ctx context.Context, tx *db.Tx) error {
 		}
 	}
 	en.corr, en.synced = corr, false
+	// What was remembered of open alerts may hold a rolled-back batch.
+	clear(en.open)
 	// The correlation rules see again the events after the stored state;
 	// the alerts they raise were written already, and are not again.
 	now := en.clock.Now()

@@ -198,3 +198,42 @@ func resumeAndCompare(t *testing.T, d *db.DB, opt detect.EngineOption) {
 		t.Errorf("alerts\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestEngine_GroupsARulesMatchesOfOneUserWhileTheAlertIsOpen: a clerk's
+// night views within an hour are one alert; views two hours later, or
+// after the alert was resolved, are another.
+func TestEngine_GroupsARulesMatchesOfOneUserWhileTheAlertIsOpen(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
+		en := newEngine(t, d, l)
+		night := time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC) // 23:00 in Japan
+		view := func(at time.Time, user string) audit.Event {
+			return audit.Event{Seq: -1, Time: at, Received: at, Facility: 1, Source: "ehr-main", Action: "view",
+				Actor: audit.Actor{ID: user, Profession: "clerk"}, Patient: audit.Patient{ID: "P" + at.Format("1504")},
+				Outcome: audit.OutcomeSuccess}
+		}
+		batch := []audit.Event{view(night, "clerk-1"), view(night.Add(10*time.Minute), "clerk-1"),
+			view(night.Add(15*time.Minute), "clerk-2"), view(night.Add(40*time.Minute), "clerk-1")}
+		if _, err := l.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, en)
+		if _, err := l.Append(ctx, []audit.Event{view(night.Add(3*time.Hour), "clerk-1")}); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, en)
+		alerts, err := detect.Alerts(ctx, d, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var totals []string
+		for _, a := range alerts {
+			totals = append(totals, fmt.Sprintf("%s:%d", a.Group[0].Value, a.Total))
+		}
+		slices.Sort(totals)
+		if !slices.Equal(totals, []string{"clerk-1:1", "clerk-1:3", "clerk-2:1"}) {
+			t.Fatalf("alerts %v", totals)
+		}
+	})
+}

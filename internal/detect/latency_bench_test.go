@@ -71,7 +71,8 @@ func alertLatency(b *testing.B, d *db.DB, files detect.RuleFiles) (p50, p99 floa
 		for j := range events {
 			events[j].Time, events[j].Received = now, now
 		}
-		events[50].Action, events[50].Patient.ID = "emergency_access", patient
+		// A user of its own, so that no alert groups with another.
+		events[50].Action, events[50].Patient.ID, events[50].Actor.ID = "emergency_access", patient, patient
 		if _, err := l.Append(ctx, events); err != nil {
 			b.Fatal(err)
 		}
