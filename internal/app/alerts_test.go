@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -283,5 +284,37 @@ func TestAlerts_ReviewIsKeptInTheHistoryAndTheAuditLog(t *testing.T) {
 				t.Errorf("audit log: %+v %v", reviews, err)
 			}
 		})
+	}
+}
+
+// TestAlerts_ThePageShowsHowTheNotificationsWent sends a break-glass alert
+// to a webhook that is down and reads the alert's page.
+func TestAlerts_ThePageShowsHowTheNotificationsWent(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(down.Close)
+	e := apptest.New(t, "sqlite", func(c *config.Config) { c.Detect.NotifyWebhooks = []string{down.URL + "/hook?key=secret"} })
+	ctx := context.Background()
+	if _, err := e.App.Audit.Append(ctx, []audit.Event{{Time: e.App.Clock.Now(), Facility: 1, Source: "ehr-main",
+		Action: "emergency_access", Actor: audit.Actor{ID: "doctor-1"}, Outcome: audit.OutcomeSuccess}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Detect.Process(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.App.Detect.Deliver(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alerts, _ := detect.Alerts(ctx, e.App.DB, 1)
+	csirt := e.Login(t, e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: authz.AllFacilities}))
+	body := apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", alerts[0].ID), nil))
+	for _, want := range []string{`id="alert-delivery-list"`, "再送待ち（1 回失敗）", "webhook answered HTTP 503", "/hook?…"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "secret") {
+		t.Error("the page shows the webhook's query")
 	}
 }

@@ -252,3 +252,42 @@ func redactTarget(s string) string {
 	}
 	return s
 }
+
+// Delivery is the state of one notification of an alert.
+type Delivery struct {
+	Target    string // "mail", "webhook:<URL>" (its query hidden) or "syslog:<address>"
+	Attempts  int
+	Sent      time.Time // zero while not sent
+	GivenUp   bool      // retried for a day without success
+	NextAt    time.Time // the next attempt, while neither sent nor given up
+	LastError string
+}
+
+// Deliveries returns the notifications of an alert.
+func Deliveries(ctx context.Context, d db.Querier, alertID int64) ([]Delivery, error) {
+	rows, err := d.QueryContext(ctx, `SELECT target, attempts, sent, next_at, last_error FROM detect_notifications
+		WHERE alert_id = ? ORDER BY target`, alertID)
+	if err != nil {
+		return nil, fmt.Errorf("read the notifications of alert %d: %w", alertID, err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var dl Delivery
+		var sent, next int64
+		if err := rows.Scan(&dl.Target, &dl.Attempts, &sent, &next, &dl.LastError); err != nil {
+			return nil, fmt.Errorf("read the notifications of alert %d: %w", alertID, err)
+		}
+		dl.Target = redactTarget(dl.Target)
+		switch {
+		case sent > 0:
+			dl.Sent = time.UnixMilli(sent).UTC()
+		case sent < 0:
+			dl.GivenUp = true
+		default:
+			dl.NextAt = time.UnixMilli(next).UTC()
+		}
+		out = append(out, dl)
+	}
+	return out, rows.Err()
+}

@@ -124,6 +124,28 @@ func TestNotify_HighAlertsReachMailAndWebhookAndFailuresAreRetried(t *testing.T)
 		if sent != 5 || len(sink.got()) != 2 { // 3 of 4 mails, 2 of 4 webhooks
 			t.Fatalf("first round: %d sent, webhook got %d", sent, len(sink.got()))
 		}
+		// The state of each notification: an alert's webhook failed and
+		// waits, its URL's query hidden.
+		var retrying []detect.Delivery
+		for _, a := range alerts {
+			dls, err := detect.Deliveries(ctx, d, a.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, dl := range dls {
+				if dl.Sent.IsZero() && dl.Attempts == 1 {
+					retrying = append(retrying, dl)
+				}
+			}
+		}
+		if len(retrying) != 3 {
+			t.Fatalf("%d notifications to retry: %+v", len(retrying), retrying)
+		}
+		for _, dl := range retrying {
+			if strings.Contains(dl.Target, "token=abc") || dl.LastError == "" || dl.NextAt.IsZero() || dl.GivenUp {
+				t.Errorf("delivery %+v", dl)
+			}
+		}
 		// Nothing is due before the wait.
 		if sent, _ := en.Deliver(ctx); sent != 0 {
 			t.Fatalf("sent %d again at once", sent)

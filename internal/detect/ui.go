@@ -117,11 +117,12 @@ type alertView struct {
 // detailView is what templates/alert.html sees as .Data.
 type detailView struct {
 	alertView
-	Notes     []noteView
-	CanReview bool
-	States    []stateOption
-	Form      Review // what was typed, when it is shown again with Error
-	Error     string
+	Notes      []noteView
+	Deliveries []Delivery
+	CanReview  bool
+	States     []stateOption
+	Form       Review // what was typed, when it is shown again with Error
+	Error      string
 }
 
 type noteView struct {
@@ -215,6 +216,9 @@ func (h *handlers) detail(r *http.Request, a Alert) *detailView {
 	notes, err := Notes(r.Context(), h.db, a.ID)
 	if err != nil {
 		h.srv.Log().Error("read the history of an alert", "err", err)
+	}
+	if v.Deliveries, err = Deliveries(r.Context(), h.db, a.ID); err != nil {
+		h.srv.Log().Error("read the notifications of an alert", "err", err)
 	}
 	for _, n := range notes {
 		v.Notes = append(v.Notes, noteView{Note: n, FromLabel: h.srv.T(r, "detect.state."+n.From, nil),
