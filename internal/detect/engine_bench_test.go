@@ -23,12 +23,7 @@ import (
 func BenchmarkEngine(b *testing.B) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		b.Run(dialect, func(b *testing.B) {
-			var d *db.DB
-			if dialect == "sqlite" {
-				d = dbtest.SQLite(b, parts...)
-			} else {
-				d = dbtest.Postgres(b, parts...)
-			}
+			d := benchDB(b, dialect)
 			ctx := context.Background()
 			l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
 			const n = 100000
@@ -37,14 +32,7 @@ func BenchmarkEngine(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "bench.yml"), sigmatest.Rules(), 0o644); err != nil {
-				b.Fatal(err)
-			}
-			files, err := detect.LoadRuleFiles([]string{dir, "builtin:medical"})
-			if err != nil || len(files.Rules()) < 100 {
-				b.Fatalf("%d rules: %v", len(files.Rules()), err)
-			}
+			files := benchRules(b)
 			events := 0
 			for b.Loop() {
 				b.StopTimer()
@@ -73,4 +61,25 @@ func BenchmarkEngine(b *testing.B) {
 			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// benchDB returns a fresh database of dialect with the parts' tables.
+func benchDB(b *testing.B, dialect string) *db.DB {
+	if dialect == "sqlite" {
+		return dbtest.SQLite(b, parts...)
+	}
+	return dbtest.Postgres(b, parts...)
+}
+
+// benchRules loads sigmatest's 100 rules and the medical pack.
+func benchRules(b *testing.B) detect.RuleFiles {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "bench.yml"), sigmatest.Rules(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	files, err := detect.LoadRuleFiles([]string{dir, "builtin:medical"})
+	if err != nil || len(files.Rules()) < 100 {
+		b.Fatalf("%d rules: %v", len(files.Rules()), err)
+	}
+	return files
 }

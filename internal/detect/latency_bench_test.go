@@ -3,8 +3,6 @@ package detect_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -13,10 +11,8 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/audit/audittest"
 	"github.com/anzen-health/anzen/internal/detect"
-	"github.com/anzen-health/anzen/internal/detect/sigma/sigmatest"
 	"github.com/anzen-health/anzen/internal/platform/clock"
 	"github.com/anzen-health/anzen/internal/platform/db"
-	"github.com/anzen-health/anzen/internal/platform/db/dbtest"
 )
 
 // BenchmarkAlertLatency ingests 10,000 events a second (batches of 100
@@ -27,20 +23,8 @@ import (
 func BenchmarkAlertLatency(b *testing.B) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		b.Run(dialect, func(b *testing.B) {
-			var d *db.DB
-			if dialect == "sqlite" {
-				d = dbtest.SQLite(b, parts...)
-			} else {
-				d = dbtest.Postgres(b, parts...)
-			}
-			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "bench.yml"), sigmatest.Rules(), 0o644); err != nil {
-				b.Fatal(err)
-			}
-			files, err := detect.LoadRuleFiles([]string{dir, "builtin:medical"})
-			if err != nil {
-				b.Fatal(err)
-			}
+			d := benchDB(b, dialect)
+			files := benchRules(b)
 			for b.Loop() {
 				p50, p99 := alertLatency(b, d, files)
 				b.ReportMetric(p50, "p50-ms")

@@ -148,40 +148,6 @@ func TestIndex_RuleWithoutRequirementIsAlwaysTried(t *testing.T) {
 	}
 }
 
-func TestMatch_DoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
-	set := benchSet(t)
-	events := benchEvents(t, 64)
-	var fieldRules []*Rule
-	for _, r := range set.Rules {
-		if !r.keywords {
-			fieldRules = append(fieldRules, r)
-		}
-	}
-	n := testing.AllocsPerRun(50, func() {
-		for _, e := range events {
-			for _, r := range fieldRules {
-				r.Match(e)
-			}
-		}
-	})
-	if n > 0 {
-		t.Errorf("Match allocates %v times per run", n)
-	}
-	ix := NewIndex(set.Rules)
-	var dst []*Rule
-	n = testing.AllocsPerRun(50, func() {
-		for _, e := range events[:1] {
-			dst = ix.Match(e, dst[:0])
-		}
-	})
-	if n > 1 {
-		t.Errorf("Index.Match allocates %v times per event", n)
-	}
-}
-
 // FuzzIndex checks that an Index matches what every rule does, on any
 // event.
 func FuzzIndex(f *testing.F) {
