@@ -38,14 +38,17 @@ type apiFragment struct {
 // apiFragments lists every part's piece of the document; a part with a
 // JSON API adds its own here.
 func apiFragments() []apiFragment {
-	return []apiFragment{
+	frags := []apiFragment{
 		{"identity", identity.OpenAPI()},
 		{"identity-admin", identity.OpenAPIAdmin()},
 		{"audit", audit.OpenAPI()},
 		{"keys", keys.OpenAPI()},
 		{"ingest", ingest.OpenAPI()},
-		{"detect", detect.OpenAPI()},
 	}
+	for _, doc := range detect.OpenAPI() {
+		frags = append(frags, apiFragment{"detect", doc})
+	}
+	return frags
 }
 
 // registerOpenAPI serves the merged document. It is built at the first
