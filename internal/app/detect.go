@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -57,6 +59,15 @@ func (a *App) detectNotify() (detect.Notify, error) {
 		Catalog: a.Catalog, PublicURL: a.Cfg.BaseURL()}
 	if a.Mail.Enabled() {
 		n.Mailer = a.Mail
+	}
+	if c.NotifySyslogCAFile != "" {
+		pem, err := os.ReadFile(c.NotifySyslogCAFile)
+		if err != nil {
+			return n, fmt.Errorf("detect.notify.syslog_ca_file: %w", err)
+		}
+		if n.SyslogRoots = x509.NewCertPool(); !n.SyslogRoots.AppendCertsFromPEM(pem) {
+			return n, fmt.Errorf("detect.notify.syslog_ca_file: %s holds no PEM certificate", c.NotifySyslogCAFile)
+		}
 	}
 	if c.NotifyWebhookSecretFile != "" {
 		secret, err := readSecretFile(c.NotifyWebhookSecretFile)

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,8 +36,12 @@ type Notify struct {
 	Mailer   Mailer
 	Webhooks []string // URLs that receive the alert as JSON
 	// Syslog are SIEMs that receive each alert as an RFC 5424 message:
-	// udp://host:port or tcp://host:port (octet counting, RFC 6587).
+	// udp://host:port, tcp://host:port (octet counting, RFC 6587) or
+	// tls://host:port (RFC 5425).
 	Syslog []string
+	// SyslogRoots verify the certificates of tls:// SIEMs; nil: the
+	// system's roots.
+	SyslogRoots *x509.CertPool
 	// WebhookSecret, when set, keys the HMAC-SHA256 of each webhook
 	// request (header Anzen-Signature, as the audit log's witnesses).
 	WebhookSecret []byte
@@ -185,7 +190,7 @@ func (n *Notify) send(ctx context.Context, en *Engine, target string, a Alert) e
 		return n.Mailer.Send(ctx, n.message(en, a))
 	}
 	if addr, ok := strings.CutPrefix(target, "syslog:"); ok {
-		return sendSyslog(ctx, addr, a)
+		return sendSyslog(ctx, addr, n.SyslogRoots, a)
 	}
 	u, ok := strings.CutPrefix(target, "webhook:")
 	if !ok {

@@ -2,6 +2,8 @@ package detect
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/url"
@@ -62,26 +64,35 @@ func syslogMessage(a Alert) (string, error) {
 	return m.String()
 }
 
-// sendSyslog sends one alert to addr (udp://host:port or tcp://host:port).
-func sendSyslog(ctx context.Context, addr string, a Alert) error {
+// sendSyslog sends one alert to addr: udp://host:port, tcp://host:port
+// or tls://host:port (RFC 5425: octet counting over TLS 1.2 or later,
+// the server's certificate verified against roots, the system's when
+// nil).
+func sendSyslog(ctx context.Context, addr string, roots *x509.CertPool, a Alert) error {
 	u, err := url.Parse(addr)
-	if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
-		return fmt.Errorf("syslog target %q: use udp://host:port or tcp://host:port", addr)
+	if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp" && u.Scheme != "tls") || u.Host == "" {
+		return fmt.Errorf("syslog target %q: use udp://host:port, tcp://host:port or tls://host:port", addr)
 	}
 	msg, err := syslogMessage(a)
 	if err != nil {
 		return fmt.Errorf("syslog message: %w", err)
 	}
 	d := net.Dialer{Timeout: 10 * time.Second}
-	conn, err := d.DialContext(ctx, u.Scheme, u.Host)
+	var conn net.Conn
+	if u.Scheme == "tls" {
+		td := tls.Dialer{NetDialer: &d, Config: &tls.Config{RootCAs: roots, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}}
+		conn, err = td.DialContext(ctx, "tcp", u.Host)
+	} else {
+		conn, err = d.DialContext(ctx, u.Scheme, u.Host)
+	}
 	if err != nil {
 		return fmt.Errorf("syslog: %w", err)
 	}
 	defer conn.Close()
 	_ = conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	frame := msg
-	if u.Scheme == "tcp" {
-		frame = strconv.Itoa(len(msg)) + " " + msg // octet counting (RFC 6587)
+	if u.Scheme != "udp" {
+		frame = strconv.Itoa(len(msg)) + " " + msg // octet counting (RFC 6587, RFC 5425)
 	}
 	if _, err := conn.Write([]byte(frame)); err != nil {
 		return fmt.Errorf("syslog: %w", err)

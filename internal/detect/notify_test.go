@@ -2,11 +2,14 @@ package detect_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +28,7 @@ import (
 	"github.com/anzen-health/anzen/internal/platform/i18n"
 	"github.com/anzen-health/anzen/internal/platform/mail"
 	"github.com/anzen-health/anzen/internal/platform/mail/mailtest"
+	"github.com/anzen-health/anzen/internal/platform/tlstest"
 )
 
 // webhookSink is a receiver of alert webhooks that checks their
@@ -175,7 +179,8 @@ func TestNotify_HighAlertsReachMailAndWebhookAndFailuresAreRetried(t *testing.T)
 }
 
 // TestNotify_AlertsAreForwardedToASIEMBySyslog forwards the pack's high
-// alerts over UDP and TCP and reads them as RFC 5424.
+// alerts over UDP, TCP and TLS (the SIEM's certificate verified against
+// its CA) and reads them as RFC 5424.
 func TestNotify_AlertsAreForwardedToASIEMBySyslog(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		ctx := context.Background()
@@ -189,28 +194,43 @@ func TestNotify_AlertsAreForwardedToASIEMBySyslog(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { tcp.Close() })
+		serverTLS, caFile := tlstest.Server(t, t.TempDir())
+		tlsl, err := tls.Listen("tcp", "127.0.0.1:0", serverTLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tlsl.Close() })
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
 		var mu sync.Mutex
 		var framed []string
-		go func() {
-			for {
-				c, err := tcp.Accept()
-				if err != nil {
-					return
+		for _, l := range []net.Listener{tcp, tlsl} {
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					b, _ := io.ReadAll(c)
+					c.Close()
+					mu.Lock()
+					framed = append(framed, string(b))
+					mu.Unlock()
 				}
-				b, _ := io.ReadAll(c)
-				c.Close()
-				mu.Lock()
-				framed = append(framed, string(b))
-				mu.Unlock()
-			}
-		}()
+			}()
+		}
 		files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		l := audit.New(d, clock.NewFrozen(audittest.Start.Add(time.Hour)))
 		en, err := detect.NewEngine(d, l, files, clock.NewFrozen(audittest.Start), discard, detect.WithNotify(detect.Notify{
-			MinLevel: sigma.LevelHigh, Syslog: []string{"udp://" + udp.LocalAddr().String(), "tcp://" + tcp.Addr().String()}}))
+			MinLevel: sigma.LevelHigh, SyslogRoots: roots,
+			Syslog: []string{"udp://" + udp.LocalAddr().String(), "tcp://" + tcp.Addr().String(), "tls://" + tlsl.Addr().String()}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +238,7 @@ func TestNotify_AlertsAreForwardedToASIEMBySyslog(t *testing.T) {
 			t.Fatal(err)
 		}
 		drain(t, en)
-		if sent, err := en.Deliver(ctx); err != nil || sent != 8 {
+		if sent, err := en.Deliver(ctx); err != nil || sent != 12 {
 			t.Fatalf("sent %d: %v", sent, err)
 		}
 		parser := rfc5424.NewParser()
@@ -249,15 +269,15 @@ func TestNotify_AlertsAreForwardedToASIEMBySyslog(t *testing.T) {
 			mu.Lock()
 			n := len(framed)
 			mu.Unlock()
-			if n == 4 || time.Now().After(deadline) {
+			if n == 8 || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		if len(framed) != 4 {
-			t.Fatalf("TCP got %d messages", len(framed))
+		if len(framed) != 8 {
+			t.Fatalf("TCP and TLS got %d messages", len(framed))
 		}
 		for _, f := range framed {
 			size, msg, ok := strings.Cut(f, " ")

@@ -17,6 +17,7 @@ type DetectConfig struct {
 	NotifyWebhookSecretFile string
 	NotifyMinLevel          string
 	NotifySyslog            []string
+	NotifySyslogCAFile      string
 }
 
 // detectOptions are the settings of log analysis.
@@ -42,10 +43,15 @@ var detectOptions = []option{
 		func(c *Config, v value) error { return v.list(&c.Detect.NotifyWebhooks, webhookURL) },
 		func(c *Config) string { return strings.Join(c.Detect.NotifyWebhooks, ",") }},
 	{"detect.notify.syslog", "ANZEN_DETECT_NOTIFY_SYSLOG", "",
-		"SIEMs that receive each alert as an RFC 5424 syslog message: udp://host:port or tcp://host:port (octet counting). Empty: none.",
-		"警告を RFC 5424 の syslog メッセージで受け取る SIEM：udp://ホスト:ポート または tcp://ホスト:ポート（オクテットカウント）。空欄なら送りません。",
+		"SIEMs that receive each alert as an RFC 5424 syslog message: udp://host:port, tcp://host:port (octet counting) or tls://host:port (RFC 5425, the SIEM's certificate verified). Empty: none.",
+		"警告を RFC 5424 の syslog メッセージで受け取る SIEM：udp://ホスト:ポート、tcp://ホスト:ポート（オクテットカウント）または tls://ホスト:ポート（RFC 5425。SIEM の証明書を検証します）。空欄なら送りません。",
 		func(c *Config, v value) error { return v.list(&c.Detect.NotifySyslog, syslogTarget) },
 		func(c *Config) string { return strings.Join(c.Detect.NotifySyslog, ",") }},
+	{"detect.notify.syslog_ca_file", "ANZEN_DETECT_NOTIFY_SYSLOG_CA_FILE", "",
+		"PEM file of the CA certificates that sign the certificates of the tls:// SIEMs in detect.notify.syslog. Empty: the system's trusted CAs.",
+		"detect.notify.syslog の tls:// の SIEM の証明書を発行した CA の証明書（PEM ファイル）。空欄ならシステムが信頼する CA を使います。",
+		func(c *Config, v value) error { return v.str(&c.Detect.NotifySyslogCAFile, nil) },
+		func(c *Config) string { return c.Detect.NotifySyslogCAFile }},
 	{"detect.notify.webhook_secret_file", "ANZEN_DETECT_NOTIFY_SECRET_FILE", "",
 		"File holding a shared secret (at least 16 characters); when set, each alert webhook carries its HMAC-SHA256 in the header Anzen-Signature, as the audit log's witnesses do.",
 		"共有の秘密（16 文字以上）を書いたファイル。設定すると、警告の Webhook に HMAC-SHA256 の署名（ヘッダー Anzen-Signature。監査ログの外部送付と同じ方式）を付けます。",
@@ -73,8 +79,8 @@ func rulePath(s string) error {
 // syslogTarget checks one entry of detect.notify.syslog.
 func syslogTarget(s string) error {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Port() == "" || u.Hostname() == "" || u.Path != "" {
-		return errors.New("use udp://host:port or tcp://host:port")
+	if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp" && u.Scheme != "tls") || u.Port() == "" || u.Hostname() == "" || u.Path != "" {
+		return errors.New("use udp://host:port, tcp://host:port or tls://host:port")
 	}
 	return nil
 }
