@@ -79,7 +79,9 @@ func TryRules(ctx context.Context, log LogSearch, rules []*sigma.Rule, corrs []*
 		return TryResult{}, &RuleError{Field: "yaml", MsgID: "detect.rules.error.invalid", Detail: err.Error()}
 	}
 	res := TryResult{From: now.Add(-time.Duration(scope.Hours) * time.Hour), To: now}
-	q := audit.EventQuery{From: res.From, To: now, AllFacilities: scope.AllFacilities, Facilities: scope.Facilities,
+	// No upper bound: an event stamped at now, or by a source whose clock
+	// runs ahead, is among the last hours too.
+	q := audit.EventQuery{From: res.From, AllFacilities: scope.AllFacilities, Facilities: scope.Facilities,
 		Limit: min(audit.MaxLimit, maxEvents)}
 	var events []audit.Event
 	for {
