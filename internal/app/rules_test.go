@@ -248,7 +248,7 @@ func TestRules_PagesAndAPIManageTheRulesTheEngineRuns(t *testing.T) {
 				t.Errorf("delete: %d", resp.StatusCode)
 			}
 			// Every change is in the audit log.
-			for action, want := range map[string]int{detect.ActionRuleImport: 1, detect.ActionRuleSettings: 2, detect.ActionRuleDelete: 1} {
+			for action, want := range map[string]int{detect.ActionRuleImport: 1, detect.ActionRuleSettings: 2, detect.ActionRuleDelete: 1, detect.ActionRuleTry: 2} {
 				got, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: action, AllFacilities: true})
 				if err != nil || len(got) != want {
 					t.Errorf("%s in the audit log: %d, want %d (%v)", action, len(got), want, err)

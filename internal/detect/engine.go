@@ -56,10 +56,9 @@ type Engine struct {
 	// base are the files loaded at start, gen the generation of the stored
 	// rules and settings last read (-1: none yet); mu guards the rule set
 	// for the pages, which read it from other goroutines.
-	base    RuleFiles
-	gen     int64
-	catalog *RuleCatalog
-	mu      sync.RWMutex
+	base RuleFiles
+	gen  int64
+	mu   sync.RWMutex
 
 	// seq is the last event the correlator in memory has seen; synced
 	// whether it has seen all up to the cursor and no more (false after

@@ -3,6 +3,7 @@ package detect
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/anzen-health/anzen/internal/detect/sigma"
 	"github.com/anzen-health/anzen/internal/platform/db"
@@ -41,7 +42,7 @@ func (en *Engine) install(cat *RuleCatalog) error {
 	en.mu.Lock()
 	defer en.mu.Unlock()
 	en.rules, en.corrs, en.corr, en.index, en.alone = rules, corrs, corr, sigma.NewIndex(rules), alone
-	en.ruleSum, en.catalog = cat.sum(), cat
+	en.ruleSum = cat.sum()
 	return nil
 }
 
@@ -71,9 +72,6 @@ func (en *Engine) refreshRules(ctx context.Context, q db.Querier) error {
 	}
 	en.gen = gen
 	if cat.sum() == en.ruleSum {
-		en.mu.Lock()
-		en.catalog = cat
-		en.mu.Unlock()
 		return nil
 	}
 	if err := en.install(cat); err != nil {
@@ -81,7 +79,7 @@ func (en *Engine) refreshRules(ctx context.Context, q db.Querier) error {
 		return nil
 	}
 	for _, f := range cat.Rejected {
-		if f.Path != "" && len(f.Path) > len(SourceStored) && f.Path[:len(SourceStored)] == SourceStored {
+		if strings.HasPrefix(f.Path, SourceStored+":") {
 			en.logger.Error("stored detection rules cannot be run and are left out", "rules", f.Path, "reason", f.Err.Error())
 		}
 	}

@@ -3,11 +3,13 @@ package detect
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/db"
+	"github.com/anzen-health/anzen/internal/platform/selfaudit"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
@@ -345,8 +347,19 @@ func (h *ruleHandlers) try(r *http.Request, in TryJSON) (TryResult, error) {
 		return TryResult{}, err
 	}
 	all, ids := web.PrincipalOf(r).Facilities(PermRulesRead)
-	return TryRules(r.Context(), h.search, rules, corrs, shown,
-		TryScope{Hours: in.Hours, AllFacilities: all, Facilities: ids}, h.en.clock.Now())
+	now := h.en.clock.Now()
+	res, err := TryRules(r.Context(), h.search, rules, corrs, shown, TryScope{Hours: in.Hours, AllFacilities: all, Facilities: ids}, now)
+	if err != nil {
+		return res, err
+	}
+	// A try reads the access log as a search does: it is recorded.
+	by, target := reviewer(r), "rules:pasted"
+	if in.Rule != "" {
+		target = "rule:" + in.Rule
+	}
+	return res, h.rec.Record(r.Context(), h.db, selfaudit.Event{Time: now, ActorID: by.UserID, ActorLogin: by.Login,
+		Action: ActionRuleTry, Target: target, Outcome: selfaudit.Success, ClientAddr: by.Client,
+		Detail: map[string]string{"hours": strconv.Itoa(in.Hours), "hits": strconv.Itoa(res.Count), "scanned": strconv.Itoa(res.Scanned)}})
 }
 
 // catalog reads the rule catalog and the stored documents.

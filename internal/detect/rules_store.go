@@ -26,6 +26,7 @@ const (
 	ActionRuleImport   = "rule.import"
 	ActionRuleDelete   = "rule.delete"
 	ActionRuleSettings = "rule.settings"
+	ActionRuleTry      = "rule.try" // a try reads the access log: recorded as a search is
 )
 
 // RuleSetting is how a rule runs, whatever its source: enabled or not, and
