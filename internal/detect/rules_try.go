@@ -76,7 +76,7 @@ func TryRules(ctx context.Context, log LogSearch, rules []*sigma.Rule, corrs []*
 	}
 	corr, err := sigma.NewCorrelator(rules, corrs)
 	if err != nil {
-		return TryResult{}, &RuleError{Field: "yaml", MsgID: "detect.rules.error.invalid", Detail: err.Error()}
+		return TryResult{}, &RuleError{Field: "yaml", MsgID: "detect.rules.error.cannot_run", Detail: err.Error()}
 	}
 	res := TryResult{From: now.Add(-time.Duration(scope.Hours) * time.Hour), To: now}
 	// No upper bound: an event stamped at now, or by a source whose clock
@@ -162,7 +162,7 @@ func TrySet(cat *RuleCatalog, key, text string) ([]*sigma.Rule, []*sigma.Correla
 	}
 	f := ParseRuleText("try", []byte(text))
 	if !f.Loaded() {
-		return nil, nil, nil, &RuleError{Field: "yaml", MsgID: "detect.rules.error.invalid", Detail: f.Err.Error()}
+		return nil, nil, nil, &RuleError{Field: "yaml", MsgID: "detect.rules.error.cannot_run", Detail: f.Err.Error()}
 	}
 	if len(f.Rules)+len(f.Correlations) == 0 {
 		return nil, nil, nil, &RuleError{Field: "yaml", MsgID: "detect.rules.error.empty"}
