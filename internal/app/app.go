@@ -213,6 +213,7 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	if err := detect.Register(srv, a.DB, a.Detect, a.Audit); err != nil {
 		return nil, nil, err
 	}
+	detect.RegisterRules(srv, a.DB, a.Detect, a.Audit, a.Audit)
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
 }

@@ -2,11 +2,10 @@ package detect
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
@@ -53,6 +52,14 @@ type Engine struct {
 	alone   map[*sigma.Rule]bool
 	ruleSum string // identifies the rule set in the stored state
 
+	// The rules and settings that may change while it runs (engine_rules.go):
+	// base are the files loaded at start, gen the generation of the stored
+	// rules and settings last read (-1: none yet); mu guards the rule set
+	// for the pages, which read it from other goroutines.
+	base RuleFiles
+	gen  int64
+	mu   sync.RWMutex
+
 	// seq is the last event the correlator in memory has seen; synced
 	// whether it has seen all up to the cursor and no more (false after
 	// a failed batch, whose observations were not kept).
@@ -95,27 +102,16 @@ const EngineBatch = 1000
 
 // NewEngine prepares the rules of the loaded files to run over log.
 func NewEngine(d *db.DB, log AuditLog, files RuleFiles, clk clock.Clock, logger *slog.Logger, opts ...EngineOption) (*Engine, error) {
-	en := &Engine{db: d, log: log, clock: clk, logger: logger, rules: files.Rules(), corrs: files.Correlations(),
+	en := &Engine{db: d, log: log, clock: clk, logger: logger,
 		seq: -1, stateEvery: DefaultStateEvery, batch: EngineBatch, open: map[openKey]*openAlert{}}
 	for _, o := range opts {
 		o(en)
 	}
 	en.sub = log.Subscribe(readerName, en.batch)
-	corr, err := sigma.NewCorrelator(en.rules, en.corrs)
-	if err != nil {
+	en.base, en.gen = files, -1
+	if err := en.install(buildCatalog(files, nil, nil)); err != nil {
 		return nil, err
 	}
-	en.corr, en.index = corr, sigma.NewIndex(en.rules)
-	en.alone = make(map[*sigma.Rule]bool, len(en.rules))
-	h := sha256.New()
-	for _, r := range en.rules {
-		en.alone[r] = corr.Generates(r)
-		h.Write(r.Doc)
-	}
-	for _, c := range en.corrs {
-		h.Write(c.Doc)
-	}
-	en.ruleSum = hex.EncodeToString(h.Sum(nil)[:8])
 	return en, nil
 }
 
@@ -133,6 +129,9 @@ func (en *Engine) Process(ctx context.Context) (int, error) {
 // Handle analyses events (the next after the cursor) and writes the
 // alerts, and every so often the correlator's state, in tx.
 func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) error {
+	if err := en.refreshRules(ctx, tx); err != nil {
+		return err
+	}
 	if err := en.sync(ctx, tx); err != nil {
 		return err
 	}

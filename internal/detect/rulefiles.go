@@ -112,15 +112,28 @@ func LoadRuleFiles(paths []string, opts ...sigma.Option) (RuleFiles, error) {
 		}
 		f.Err = tooBig
 		if f.Err == nil {
-			var set *sigma.Set
-			if set, f.Err = sigma.Parse(data, opts...); f.Err == nil {
-				f.Rules, f.Correlations = set.Rules, set.Correlations
-			}
+			f = ParseRuleText(name, data, opts...)
 		}
 		files = append(files, f)
 	}
 	files.link()
 	return files, nil
+}
+
+// ParseRuleText reads one rule file's text as LoadRuleFiles reads a file
+// (name is where it came from): its rules, or why it cannot be run. The
+// correlations are not linked here (see RuleFiles.link).
+func ParseRuleText(name string, data []byte, opts ...sigma.Option) RuleFile {
+	f := RuleFile{Path: name}
+	if len(data) > maxRuleFile {
+		f.Err = fmt.Errorf("the file is larger than a rule file can be (%d MiB)", maxRuleFile>>20)
+		return f
+	}
+	set, err := sigma.Parse(data, opts...)
+	if f.Err = err; err == nil {
+		f.Rules, f.Correlations = set.Rules, set.Correlations
+	}
+	return f
 }
 
 // link rejects the files holding correlations that cannot be linked to

@@ -94,6 +94,8 @@ func (en *Engine) describe(ruleID, lang string) string {
 		}
 		return desc
 	}
+	en.mu.RLock()
+	defer en.mu.RUnlock()
 	for _, r := range en.rules {
 		if r.Key() == ruleID {
 			return pick(r.Description, r.Custom)
