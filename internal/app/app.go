@@ -47,6 +47,9 @@ type App struct {
 	Catalog  *i18n.Catalog
 	Mail     *mail.Mailer   // anzen's outgoing mail (auditkeep.go)
 	Detect   *detect.Engine // the rules over the audit log (detect.go)
+	// Baselines learns users' usual days and alerts beyond them
+	// (detect.go); nil when detect.baseline.enabled is false.
+	Baselines *detect.Baselines
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
