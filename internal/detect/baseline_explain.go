@@ -113,3 +113,39 @@ func hoursText(lang string, hours []int) string {
 	}
 	return strings.Join(out, ", ")
 }
+
+// ExplanationJSON is an explanation in the API and in webhooks: the
+// message id, its numbers, and the text in Japanese and in English.
+type ExplanationJSON struct {
+	ID     string            `json:"id"`
+	Params ExplanationParams `json:"params"`
+	Text   map[string]string `json:"text"`
+}
+
+// toJSON returns the explanation for the API; nil for none.
+func (x *Explanation) toJSON(cat *i18n.Catalog) *ExplanationJSON {
+	if x == nil {
+		return nil
+	}
+	j := &ExplanationJSON{ID: x.ID, Params: x.Params, Text: map[string]string{}}
+	if j.Params.Hours == nil && x.Params.Metric == metricNames[metricHours] {
+		j.Params.Hours = []int{}
+	}
+	if cat != nil {
+		for _, lang := range []string{"ja", "en"} {
+			j.Text[lang] = x.Render(cat, lang)
+		}
+	}
+	return j
+}
+
+// alertTitle is an alert's title in lang: a baseline alert's from the
+// catalog, a rule's as its file has it.
+func alertTitle(a Alert, cat *i18n.Catalog, lang string) string {
+	if name, ok := strings.CutPrefix(a.RuleID, "model:"); ok && cat != nil {
+		if id := "detect.baseline.title." + name; cat.Has(lang, id) {
+			return cat.T(lang, id, nil)
+		}
+	}
+	return a.Title
+}

@@ -112,6 +112,9 @@ type alertView struct {
 	Alert
 	LevelName, LevelLabel, TypeLabel, Description, StateLabel string
 	More                                                      int // events beyond the ones listed
+	// Explanation is a baseline alert's why, in the reader's language;
+	// ScoreText its score ("" for the rules' alerts).
+	Explanation, ScoreText string
 }
 
 // detailView is what templates/alert.html sees as .Data.
@@ -138,6 +141,11 @@ func (h *handlers) view(r *http.Request, a Alert) alertView {
 	v := alertView{Alert: a, LevelName: a.Level.String(), LevelLabel: h.srv.T(r, "detect.level."+a.Level.String(), nil),
 		Description: h.en.describe(a.RuleID, h.srv.Lang(r)), More: max(a.Total-len(a.Seqs), 0),
 		StateLabel: h.srv.T(r, "detect.state."+a.State, nil)}
+	v.Title = alertTitle(a, h.srv.Catalog(), h.srv.Lang(r))
+	if a.Explanation != nil {
+		v.Explanation = a.Explanation.Render(h.srv.Catalog(), h.srv.Lang(r))
+		v.ScoreText = strconv.FormatFloat(a.Score, 'f', 1, 64)
+	}
 	if a.Correlation != "" {
 		v.TypeLabel = h.srv.T(r, "detect.correlation."+a.Correlation, nil)
 	}
