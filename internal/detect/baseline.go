@@ -162,18 +162,15 @@ func (b *Baselines) Handle(ctx context.Context, tx *db.Tx, events []audit.Event)
 			}
 			b.evict(day)
 		}
-		k := dayKey{e.Facility, e.Actor.ID, day}
-		a := b.days[k]
-		if a == nil {
-			if a, err = loadDay(ctx, tx, k); err != nil {
+		if !b.count(e, day, hour) {
+			k := dayKey{e.Facility, e.Actor.ID, day}
+			a, err := loadDay(ctx, tx, k)
+			if err != nil {
 				return err
 			}
 			b.days[k] = a
+			b.count(e, day, hour)
 		}
-		if !a.dirty {
-			b.dirty = append(b.dirty, a)
-		}
-		a.observe(e, hour, b.depts)
 	}
 	if err := b.score(ctx, tx); err != nil {
 		return err
@@ -183,6 +180,20 @@ func (b *Baselines) Handle(ctx context.Context, tx *db.Tx, events []audit.Event)
 	}
 	b.seq, b.synced = events[len(events)-1].Seq, true
 	return nil
+}
+
+// count adds an event to its user's day in memory; false when the day is
+// not in memory and must be read first. This is the per-event cost.
+func (b *Baselines) count(e *audit.Event, day int32, hour int) bool {
+	a := b.days[dayKey{e.Facility, e.Actor.ID, day}]
+	if a == nil {
+		return false
+	}
+	if !a.dirty {
+		b.dirty = append(b.dirty, a)
+	}
+	a.observe(e, hour, b.depts)
+	return true
 }
 
 // flush writes the days counted since the last flush.
