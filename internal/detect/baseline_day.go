@@ -43,9 +43,8 @@ func japanDate(day int32) string {
 
 // maxDayPatients is how many distinct patients of a user's day are
 // counted exactly (by 64-bit hashes of their ids, 8 bytes each); beyond
-// it the count stays at the cap and the day is marked saturated — the
-// alert then says "at least". No one opens that many records in a day
-// without being far above any usual.
+// it the count stays at the cap and the day is marked saturated. No one
+// opens that many records in a day without being far above any usual.
 const maxDayPatients = 4096
 
 // maxDaySeqs is how many of a day's events an alert lists (its first).
@@ -71,7 +70,6 @@ type dayAgg struct {
 	firstTime, lastTime    int64 // Unix milliseconds
 	seqs                   []int64
 	dirty                  bool
-	stored                 bool // a row exists
 	// raised is, per metric, the value its alert was last written with
 	// (0: not written by this process).
 	raised [nMetrics]int
@@ -163,7 +161,7 @@ func loadDay(ctx context.Context, q db.Querier, k dayKey) (*dayAgg, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the day %s of %s: %w", japanDate(k.day), k.actor, err)
 	}
-	a.stored, a.saturated = true, saturated != 0
+	a.saturated = saturated != 0
 	if err := parseHours(hours, &a.hours); err != nil {
 		return nil, fmt.Errorf("the day %s of %s: %w", japanDate(k.day), k.actor, err)
 	}
@@ -199,7 +197,7 @@ func (a *dayAgg) save(ctx context.Context, tx *db.Tx) error {
 	if err != nil {
 		return fmt.Errorf("write the day %s of %s: %w", japanDate(k.day), k.actor, err)
 	}
-	a.dirty, a.stored = false, true
+	a.dirty = false
 	return nil
 }
 
