@@ -213,7 +213,11 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		Facilities: a.facilityIDs}); err != nil {
 		return nil, nil, err
 	}
-	if err := detect.Register(srv, a.DB, a.Detect, a.Audit); err != nil {
+	var detectOpts []detect.RegisterOption
+	if a.Baselines != nil {
+		detectOpts = append(detectOpts, detect.WithProfiles(a.Baselines))
+	}
+	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, detectOpts...); err != nil {
 		return nil, nil, err
 	}
 	a.registerShell(srv)

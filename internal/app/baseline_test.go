@@ -71,7 +71,42 @@ func TestBaselines_TheAlertPageListAndAPIExplainTheDay(t *testing.T) {
 					t.Errorf("%s: %d\n%s", path, resp.StatusCode, body)
 				}
 			}
-			resp := e.Do(t, csirt, "GET", fmt.Sprintf("/api/v1/detect/alerts/%d", id), nil)
+			// The alert links the nurse's baselines: today's 60 beyond
+			// her peers' usual, drawn day by day.
+			page := apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", id), nil))
+			if !strings.Contains(page, `href="/detect/users/n-9?facility=1"`) {
+				t.Errorf("the alert does not link the user's baselines")
+			}
+			resp := e.Do(t, csirt, "GET", "/detect/users/n-9?facility=1", nil)
+			body := apptest.ReadBody(t, resp)
+			for _, want := range []string{"職員 n-9 の行動ベースライン", "同じ施設の同じ職種の職員 3 人", `<span class="badge bad">60</span>`,
+				"10–10", "<svg", "記録を開いた患者の数"} {
+				if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+					t.Errorf("the baselines page: %d, lacks %q", resp.StatusCode, want)
+				}
+			}
+			for path, code := range map[string]int{"/detect/users/n-9": http.StatusBadRequest, "/detect/users/n-9?facility=x": http.StatusBadRequest,
+				"/detect/users/n-9?facility=2": http.StatusNotFound, "/detect/users/nobody?facility=1": http.StatusNotFound} {
+				if resp := e.Do(t, csirt, "GET", path, nil); resp.StatusCode != code {
+					t.Errorf("%s: %d, want %d", path, resp.StatusCode, code)
+				}
+			}
+			// A user of no facility: read with every facility, not by a
+			// CISO of facility 1.
+			if _, err := e.App.Audit.Append(ctx, []audit.Event{{Time: at, Facility: 0, Source: "vpn", Action: "login",
+				Outcome: audit.OutcomeSuccess, Actor: audit.Actor{ID: "x-1"}}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.App.Baselines.Process(ctx); err != nil {
+				t.Fatal(err)
+			}
+			ciso := e.Login(t, e.CreateUser(t, "ciso01", true, authz.Grant{Role: authz.CISO, Facility: 1}))
+			for c, code := range map[*http.Client]int{csirt: http.StatusOK, ciso: http.StatusNotFound} {
+				if resp := e.Do(t, c, "GET", "/detect/users/x-1?facility=0", nil); resp.StatusCode != code {
+					t.Errorf("a user of no facility: %d, want %d", resp.StatusCode, code)
+				}
+			}
+			resp = e.Do(t, csirt, "GET", fmt.Sprintf("/api/v1/detect/alerts/%d", id), nil)
 			var got detect.AlertJSON
 			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
 				t.Fatalf("API: %d %v", resp.StatusCode, err)

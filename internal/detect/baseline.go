@@ -157,7 +157,7 @@ func (b *Baselines) Handle(ctx context.Context, tx *db.Tx, events []audit.Event)
 			if err := b.flush(ctx, tx); err != nil {
 				return err
 			}
-			if b.models, err = b.recompute(ctx, tx, day); err != nil {
+			if b.models, err = b.recompute(ctx, tx, day, allFacilities); err != nil {
 				return err
 			}
 			b.evict(day)

@@ -156,11 +156,18 @@ const feedbackDays = 90
 // multiplies the threshold by 1.5, so at most by 3.375.
 const maxWiden = 3
 
+// allFacilities asks recompute for the baselines of every facility.
+const allFacilities = -1
+
 // recompute learns the baselines of day from the history_days days
-// before it.
-func (b *Baselines) recompute(ctx context.Context, q db.Querier, day int32) (*models, error) {
+// before it, of one facility or of allFacilities.
+func (b *Baselines) recompute(ctx context.Context, q db.Querier, day int32, facility int64) (*models, error) {
+	where, args := "", []any{day - int32(b.cfg.HistoryDays), day}
+	if facility != allFacilities {
+		where, args = " AND facility = ?", append(args, facility)
+	}
 	rows, err := q.QueryContext(ctx, `SELECT facility, actor, profession, events, patients, output, outside, hours
-		FROM detect_baseline_days WHERE day >= ? AND day < ? ORDER BY facility, actor, day`, day-int32(b.cfg.HistoryDays), day)
+		FROM detect_baseline_days WHERE day >= ? AND day < ?`+where+` ORDER BY facility, actor, day`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read the baselines' history: %w", err)
 	}
