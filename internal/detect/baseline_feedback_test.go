@@ -2,6 +2,7 @@ package detect_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -149,6 +150,42 @@ func TestBaselines_AlertsAreMailedWithTheirExplanation(t *testing.T) {
 		}
 		if !strings.Contains(p.Subject, "1日に記録を開いた患者の数が通常より多い") {
 			t.Errorf("subject %q", p.Subject)
+		}
+	})
+}
+
+// TestBaselines_ABatchRolledBackIsCountedOnceWhenDoneAgain: a batch whose
+// transaction fails after the baselines counted it leaves nothing
+// behind, in the database or in memory; done again, it is counted once.
+func TestBaselines_ABatchRolledBackIsCountedOnceWhenDoneAgain(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		clk := clock.NewFrozen(day0.AddDate(0, 0, 6))
+		l := audit.New(d, clk)
+		b := newBaselines(t, d, l, clk)
+		if _, err := l.Append(ctx, append(peerDays(0, 4), opens("n-9", 5, 30)...)); err != nil {
+			t.Fatal(err)
+		}
+		events, err := l.ReadAfter(ctx, -1, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := errors.New("the disk is full")
+		if err := d.InTx(ctx, func(tx *db.Tx) error {
+			if err := b.Handle(ctx, tx, events); err != nil {
+				return err
+			}
+			return failed
+		}); !errors.Is(err, failed) {
+			t.Fatal(err)
+		}
+		drainBaselines(t, b)
+		var n, patients int
+		if err := d.QueryRowContext(ctx, `SELECT events, patients FROM detect_baseline_days WHERE actor = 'n-9'`).Scan(&n, &patients); err != nil {
+			t.Fatal(err)
+		}
+		if n != 30 || patients != 30 || len(userAlerts(t, d, "n-9")) != 1 {
+			t.Errorf("n-9: %d events, %d patients, %d alerts; want 30, 30, 1", n, patients, len(userAlerts(t, d, "n-9")))
 		}
 	})
 }
