@@ -160,6 +160,9 @@ func (b *Baselines) Handle(ctx context.Context, tx *db.Tx, events []audit.Event)
 			if b.models, err = b.recompute(ctx, tx, day, allFacilities); err != nil {
 				return err
 			}
+			if err := b.prune(ctx, tx, day); err != nil {
+				return err
+			}
 			b.evict(day)
 		}
 		if !b.count(e, day, hour) {
@@ -204,6 +207,20 @@ func (b *Baselines) flush(ctx context.Context, tx *db.Tx) error {
 		}
 	}
 	b.dirty = b.dirty[:0]
+	return nil
+}
+
+// keepDays is how many days beyond the history the days are kept: a
+// week, for a late event of a day just out of the history.
+const keepDays = 7
+
+// prune deletes the days no baseline learns from any more (the audit log
+// keeps the events they were counted from).
+func (b *Baselines) prune(ctx context.Context, tx *db.Tx, day int32) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM detect_baseline_days WHERE day < ?`,
+		day-int32(b.cfg.HistoryDays+keepDays)); err != nil {
+		return fmt.Errorf("delete the days before the history: %w", err)
+	}
 	return nil
 }
 

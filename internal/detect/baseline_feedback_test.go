@@ -189,3 +189,38 @@ func TestBaselines_ABatchRolledBackIsCountedOnceWhenDoneAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestBaselines_DaysBeyondTheHistoryAreDeleted: with 7 days of history,
+// the days more than a week before it go when a new day begins.
+func TestBaselines_DaysBeyondTheHistoryAreDeleted(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		clk := clock.NewFrozen(day0.AddDate(0, 0, 20))
+		l := audit.New(d, clk)
+		b, err := detect.NewBaselines(d, l, detect.BaselineConfig{WarmupDays: 2, HistoryDays: 7}, clk, discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(ctx, append(append(opens("n-1", 5, 3), opens("n-1", 6, 3)...), opens("n-1", 20, 3)...)); err != nil {
+			t.Fatal(err)
+		}
+		drainBaselines(t, b)
+		var days []int
+		rows, err := d.QueryContext(ctx, `SELECT day FROM detect_baseline_days ORDER BY day`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var day int
+			if err := rows.Scan(&day); err != nil {
+				t.Fatal(err)
+			}
+			days = append(days, day-int((day0.Unix()+9*3600)/86400))
+		}
+		// Day 20 keeps days 6 and after (20 - 7 - 7).
+		if fmt.Sprint(days) != "[6 20]" {
+			t.Errorf("days kept %v, want [6 20]", days)
+		}
+	})
+}
