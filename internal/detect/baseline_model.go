@@ -52,8 +52,8 @@ var metricFloors = [nMetrics]float64{10, 100, 10, 10, 4}
 // metricTitles are the stored titles of the alerts (English; the pages
 // and the mail show detect.baseline.title.<name> in the reader's
 // language).
-var metricTitles = [nMetrics]string{"More patients' records opened than usual", "More activity than usual",
-	"More prints and exports than usual", "More patients outside the user's department than usual",
+var metricTitles = [nMetrics]string{"More patients' records opened in a day than usual", "More activity in a day than usual",
+	"More prints and exports in a day than usual", "More patients outside the user's department than usual",
 	"Activity at hours the user is never active"}
 
 // Sensitivity is how readily the baselines raise alerts.
