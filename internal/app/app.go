@@ -47,6 +47,9 @@ type App struct {
 	Catalog  *i18n.Catalog
 	Mail     *mail.Mailer   // anzen's outgoing mail (auditkeep.go)
 	Detect   *detect.Engine // the rules over the audit log (detect.go)
+	// Baselines learns users' usual days and alerts beyond them
+	// (detect.go); nil when detect.baseline.enabled is false.
+	Baselines *detect.Baselines
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
@@ -210,7 +213,11 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		Facilities: a.facilityIDs}); err != nil {
 		return nil, nil, err
 	}
-	if err := detect.Register(srv, a.DB, a.Detect, a.Audit); err != nil {
+	var detectOpts []detect.RegisterOption
+	if a.Baselines != nil {
+		detectOpts = append(detectOpts, detect.WithProfiles(a.Baselines))
+	}
+	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, detectOpts...); err != nil {
 		return nil, nil, err
 	}
 	detect.RegisterRules(srv, a.DB, a.Detect, a.Audit, a.Audit)

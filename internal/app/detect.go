@@ -45,6 +45,26 @@ func (a *App) setupDetect() error {
 	if err != nil {
 		return fmt.Errorf("detection rules: %w", err)
 	}
+	return a.setupBaselines(notify)
+}
+
+// setupBaselines makes the behaviour baselines, a second reader of the
+// audit log beside the engine (detect.baseline.*). Their alerts are
+// notified like the rules' (the engine sends both). The patients'
+// departments come from the hospital's reference tables once they are
+// wired in; until then the outside-department metric is not computed.
+func (a *App) setupBaselines(notify detect.Notify) error {
+	c := a.Cfg.Detect
+	if !c.BaselineEnabled {
+		return nil
+	}
+	var err error
+	a.Baselines, err = detect.NewBaselines(a.DB, a.Audit, detect.BaselineConfig{WarmupDays: c.BaselineWarmupDays,
+		HistoryDays: c.BaselineHistoryDays, Sensitivity: c.BaselineSensitivity}, a.Clock, a.Log.With("part", "detect-baseline"),
+		detect.WithBaselineNotify(notify))
+	if err != nil {
+		return fmt.Errorf("detect.baseline: %w", err)
+	}
 	return nil
 }
 
@@ -89,6 +109,9 @@ const notifyPoll = 5 * time.Second
 func (a *App) runDetect(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.Detect.RunNotify(ctx, notifyPoll) })
+	if a.Baselines != nil {
+		wg.Go(func() { a.Baselines.Run(ctx, detectPoll) })
+	}
 	a.Detect.Run(ctx, detectPoll)
 	wg.Wait()
 }

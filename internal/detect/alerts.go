@@ -38,7 +38,12 @@ type Alert struct {
 	Created   time.Time
 	State     string // StateNew, StateAcknowledged, StateTrue or StateFalse (review.go)
 	Assignee  string // the login of who took it; "" for no one
-	dedup     string
+	// For the behaviour baselines' alerts (baseline*.go): why, as a
+	// message and its numbers, and how far beyond the usual (1 at the
+	// edge of the band).
+	Explanation *Explanation
+	Score       float64
+	dedup       string
 }
 
 // ruleAlert makes an alert of one event a rule matched. Its group is the
@@ -176,10 +181,11 @@ func insertAlert(ctx context.Context, tx *db.Tx, a *Alert, now time.Time) (bool,
 		group = nil
 	}
 	err := tx.QueryRowContext(ctx, `INSERT INTO detect_alerts (dedup, facility, rule_id, title, level, correlation, grp, value,
-		first_seq, last_seq, seqs, total, first_time, last_time, created, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new') ON CONFLICT (dedup) DO NOTHING RETURNING id`,
+		first_seq, last_seq, seqs, total, first_time, last_time, created, state, explanation, score)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?) ON CONFLICT (dedup) DO NOTHING RETURNING id`,
 		a.dedup, a.Facility, a.RuleID, a.Title, int(a.Level), a.Correlation, string(group), a.Value,
-		a.FirstSeq, a.LastSeq, string(seqs), a.Total, a.FirstTime.UnixMilli(), a.LastTime.UnixMilli(), now.UnixMilli()).Scan(&a.ID)
+		a.FirstSeq, a.LastSeq, string(seqs), a.Total, a.FirstTime.UnixMilli(), a.LastTime.UnixMilli(), now.UnixMilli(),
+		a.Explanation.encode(), a.Score).Scan(&a.ID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -219,7 +225,7 @@ func StatesOf(s string) ([]string, bool) {
 }
 
 const alertColumns = `id, dedup, facility, rule_id, title, level, correlation, grp, value,
-	first_seq, last_seq, seqs, total, first_time, last_time, created, state, assignee`
+	first_seq, last_seq, seqs, total, first_time, last_time, created, state, assignee, explanation, score`
 
 // scope returns the WHERE clause and its arguments of q's facilities; none
 // when q can see nothing.
@@ -315,11 +321,17 @@ type scanner interface{ Scan(dest ...any) error }
 func scanAlert(row scanner) (Alert, error) {
 	var a Alert
 	var level int
-	var group, seqs string
+	var group, seqs, explanation string
 	var first, last, created int64
 	if err := row.Scan(&a.ID, &a.dedup, &a.Facility, &a.RuleID, &a.Title, &level, &a.Correlation, &group, &a.Value,
-		&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State, &a.Assignee); err != nil {
+		&a.FirstSeq, &a.LastSeq, &seqs, &a.Total, &first, &last, &created, &a.State, &a.Assignee, &explanation, &a.Score); err != nil {
 		return a, err
+	}
+	if explanation != "" {
+		a.Explanation = new(Explanation)
+		if err := json.Unmarshal([]byte(explanation), a.Explanation); err != nil {
+			return a, fmt.Errorf("alert %d: explanation: %w", a.ID, err)
+		}
 	}
 	a.Level = sigma.Level(level)
 	if group != "" {

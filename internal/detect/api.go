@@ -1,10 +1,12 @@
 package detect
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/anzen-health/anzen/internal/platform/i18n"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
@@ -25,6 +27,10 @@ type AlertJSON struct {
 	Created     time.Time         `json:"created"`
 	State       string            `json:"state"`
 	Assignee    string            `json:"assignee,omitempty"`
+	// For the behaviour baselines' alerts: why (the message, its numbers
+	// and its text in ja and en) and how far beyond the usual.
+	Explanation *ExplanationJSON `json:"explanation,omitempty"`
+	Score       float64          `json:"score,omitempty"`
 }
 
 // AlertsJSON is the answer of GET /api/v1/detect/alerts.
@@ -34,10 +40,11 @@ type AlertsJSON struct {
 	Older int64 `json:"older"`
 }
 
-func alertJSON(a Alert) AlertJSON {
+func alertJSON(a Alert, cat *i18n.Catalog) AlertJSON {
 	j := AlertJSON{ID: a.ID, Facility: a.Facility, RuleID: a.RuleID, Title: a.Title, Level: a.Level.String(),
 		Correlation: a.Correlation, Value: a.Value, Events: a.Seqs, Total: a.Total, FirstTime: a.FirstTime,
-		LastTime: a.LastTime, Created: a.Created, State: a.State, Assignee: a.Assignee}
+		LastTime: a.LastTime, Created: a.Created, State: a.State, Assignee: a.Assignee,
+		Explanation: a.Explanation.toJSON(cat), Score: math.Round(a.Score*100) / 100}
 	if len(a.Group) > 0 {
 		j.Group = map[string]string{}
 		for _, g := range a.Group {
@@ -79,7 +86,7 @@ func (h *handlers) apiList(w http.ResponseWriter, r *http.Request) {
 	}
 	out := AlertsJSON{Alerts: []AlertJSON{}}
 	for _, a := range alerts {
-		out.Alerts = append(out.Alerts, alertJSON(a))
+		out.Alerts = append(out.Alerts, alertJSON(a, h.srv.Catalog()))
 	}
 	if len(alerts) == q.Limit {
 		out.Older = alerts[len(alerts)-1].ID
@@ -91,7 +98,7 @@ func (h *handlers) apiAlert(w http.ResponseWriter, r *http.Request) {
 	a, status := h.alertOf(r)
 	switch status {
 	case http.StatusOK:
-		web.JSON(w, http.StatusOK, alertJSON(a))
+		web.JSON(w, http.StatusOK, alertJSON(a, h.srv.Catalog()))
 	case http.StatusBadRequest, http.StatusNotFound:
 		h.srv.Problem(w, r, http.StatusNotFound, "not-found", "error.not_found", nil)
 	default:

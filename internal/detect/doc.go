@@ -6,7 +6,9 @@
 // package loads rule files as a hospital keeps them (files and folders,
 // each loaded whole or rejected with the reason) and hunts offline through
 // exported logs in JSON Lines (Hunt), which `anzen detect check` and
-// `anzen detect eval` expose.
+// `anzen detect eval` expose. Beside the rules, the behaviour baselines
+// (baseline*.go) learn each user's usual day from the audit log and alert
+// on a day beyond it, with an explanation in plain words.
 package detect
 
 import (
@@ -19,8 +21,8 @@ import (
 //go:embed migrations
 var migrationsFS embed.FS
 
-// Migrations returns the detection part's schema: alerts and the
-// correlation rules' state.
+// Migrations returns the detection part's schema: alerts, the
+// correlation rules' state and the baselines' days.
 func Migrations() db.Migrations {
 	lite, err := fs.Sub(migrationsFS, "migrations/sqlite")
 	if err != nil {

@@ -196,7 +196,7 @@ func (n *Notify) send(ctx context.Context, en *Engine, target string, a Alert) e
 	if !ok {
 		return fmt.Errorf("unknown notification target %q", target)
 	}
-	body, err := json.Marshal(alertJSON(a))
+	body, err := json.Marshal(alertJSON(a, n.Catalog))
 	if err != nil {
 		return err
 	}
@@ -234,9 +234,13 @@ func (n *Notify) message(en *Engine, a Alert) mail.Message {
 			b.WriteString("\n----\n\n")
 		}
 		t := func(id string, data map[string]any) string { return n.Catalog.T(lang, id, data) }
-		b.WriteString(t("detect.mail.intro", map[string]any{"Level": t("detect.level."+a.Level.String(), nil), "Title": a.Title}) + "\n\n")
+		b.WriteString(t("detect.mail.intro", map[string]any{"Level": t("detect.level."+a.Level.String(), nil),
+			"Title": alertTitle(a, n.Catalog, lang)}) + "\n\n")
 		if d := en.describe(a.RuleID, lang); d != "" {
 			b.WriteString(d + "\n\n")
+		}
+		if x := a.Explanation.Render(n.Catalog, lang); x != "" {
+			b.WriteString(x + "\n\n")
 		}
 		for _, g := range a.Group {
 			fmt.Fprintf(&b, "%s: %s\n", g.Field, g.Value)
@@ -247,7 +251,7 @@ func (n *Notify) message(en *Engine, a Alert) mail.Message {
 	}
 	return mail.Message{To: n.Mail, Text: b.String(),
 		Subject: fmt.Sprintf("[anzen] %s: %s (%s)", n.Catalog.T("ja", "detect.mail.subject",
-			map[string]any{"Level": n.Catalog.T("ja", "detect.level."+a.Level.String(), nil)}), a.Title, a.Level)}
+			map[string]any{"Level": n.Catalog.T("ja", "detect.level."+a.Level.String(), nil)}), alertTitle(a, n.Catalog, "ja"), a.Level)}
 }
 
 // redactTarget hides the query of a webhook URL, which may hold a secret.

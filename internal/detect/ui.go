@@ -50,15 +50,16 @@ func Locales() fs.FS {
 const alertsPageSize = 50
 
 type handlers struct {
-	srv *web.Server
-	db  *db.DB
-	en  *Engine
-	rec selfaudit.Recorder
+	srv       *web.Server
+	db        *db.DB
+	en        *Engine
+	rec       selfaudit.Recorder
+	baselines *Baselines // nil: no users' baseline pages (ui_baseline.go)
 }
 
 // Register adds the alert pages, API routes, navigation entry and
 // dashboard card to srv; reviews of alerts are recorded through rec.
-func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) error {
+func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder, opts ...RegisterOption) error {
 	pages, err := fs.Sub(templatesFS, "templates")
 	if err != nil {
 		return err
@@ -67,7 +68,13 @@ func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) err
 		return fmt.Errorf("detect pages: %w", err)
 	}
 	h := &handlers{srv: srv, db: d, en: en, rec: rec}
+	for _, o := range opts {
+		o(h)
+	}
 	read := web.Perm(PermAlertsRead)
+	if h.baselines != nil {
+		srv.Handle(http.MethodGet, "/detect/users/{id}", read, h.profilePage)
+	}
 	srv.Handle(http.MethodGet, "/alerts", read, h.listPage)
 	srv.Handle(http.MethodGet, "/alerts/{id}", read, h.alertPage)
 	srv.Handle(http.MethodGet, "/api/v1/detect/alerts", read, h.apiList)
@@ -114,6 +121,10 @@ type alertView struct {
 	Alert
 	LevelName, LevelLabel, TypeLabel, Description, StateLabel string
 	More                                                      int // events beyond the ones listed
+	// Explanation is a baseline alert's why, in the reader's language;
+	// ScoreText its score ("" for the rules' alerts); ProfileURL the page
+	// of the user's baselines.
+	Explanation, ScoreText, ProfileURL string
 }
 
 // detailView is what templates/alert.html sees as .Data.
@@ -140,6 +151,14 @@ func (h *handlers) view(r *http.Request, a Alert) alertView {
 	v := alertView{Alert: a, LevelName: a.Level.String(), LevelLabel: h.srv.T(r, "detect.level."+a.Level.String(), nil),
 		Description: h.en.describe(a.RuleID, h.srv.Lang(r)), More: max(a.Total-len(a.Seqs), 0),
 		StateLabel: h.srv.T(r, "detect.state."+a.State, nil)}
+	v.Title = alertTitle(a, h.srv.Catalog(), h.srv.Lang(r))
+	if a.Explanation != nil {
+		v.Explanation = a.Explanation.Render(h.srv.Catalog(), h.srv.Lang(r))
+		v.ScoreText = strconv.FormatFloat(a.Score, 'f', 1, 64)
+		if h.baselines != nil && len(a.Group) > 0 && a.Group[0].Field == "user" {
+			v.ProfileURL = profileURL(a.Facility, a.Group[0].Value)
+		}
+	}
 	if a.Correlation != "" {
 		v.TypeLabel = h.srv.T(r, "detect.correlation."+a.Correlation, nil)
 	}

@@ -90,6 +90,6 @@ func (h *handlers) apiReview(w http.ResponseWriter, r *http.Request) {
 		h.srv.Log().Error("review an alert", "err", err)
 		h.srv.Problem(w, r, http.StatusInternalServerError, "internal", "error.internal", nil)
 	default:
-		web.JSON(w, http.StatusOK, alertJSON(a))
+		web.JSON(w, http.StatusOK, alertJSON(a, h.srv.Catalog()))
 	}
 }

@@ -130,6 +130,9 @@ func (c *Config) Validate() error {
 	if err := c.validateSyslog(); err != nil {
 		return err
 	}
+	if err := c.validateBaseline(); err != nil {
+		return err
+	}
 	return c.validateKeep()
 }
 

@@ -2,7 +2,9 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -18,6 +20,12 @@ type DetectConfig struct {
 	NotifyMinLevel          string
 	NotifySyslog            []string
 	NotifySyslogCAFile      string
+	// Behaviour baselines: whether they run, the active days a user's own
+	// baseline needs, the days they learn from, and how readily they alert.
+	BaselineEnabled     bool
+	BaselineWarmupDays  int
+	BaselineHistoryDays int
+	BaselineSensitivity string
 }
 
 // detectOptions are the settings of log analysis.
@@ -57,6 +65,44 @@ var detectOptions = []option{
 		"共有の秘密（16 文字以上）を書いたファイル。設定すると、警告の Webhook に HMAC-SHA256 の署名（ヘッダー Anzen-Signature。監査ログの外部送付と同じ方式）を付けます。",
 		func(c *Config, v value) error { return v.str(&c.Detect.NotifyWebhookSecretFile, nil) },
 		func(c *Config) string { return c.Detect.NotifyWebhookSecretFile }},
+	{"detect.baseline.enabled", "ANZEN_DETECT_BASELINE_ENABLED", "true",
+		"Learn each user's usual day from the audit log (patients opened, activity, prints and exports, patients outside their department, hours) and raise an alert, with a plain-language explanation, when a day goes beyond it. See docs/detect.md.",
+		"監査ログから職員ごとの通常の 1 日（記録を開いた患者の数、操作の数、印刷・エクスポート、所属部署以外の患者、時間帯）を学び、それを超えた日に分かりやすい説明付きの警告を出します。docs/detect.md を参照してください。",
+		func(c *Config, v value) error { return v.bool(&c.Detect.BaselineEnabled) },
+		func(c *Config) string { return strconv.FormatBool(c.Detect.BaselineEnabled) }},
+	{"detect.baseline.warmup_days", "ANZEN_DETECT_BASELINE_WARMUP_DAYS", "14",
+		"Active days of history a user needs before their own baseline is used (1–90); until then they are compared with the users of the same profession in the facility, and not at all when there are fewer than 3.",
+		"職員本人のベースラインを使うまでに必要な、操作のあった日数（1〜90）。それまでは同じ施設の同じ職種の職員と比べ、その職員が 3 人未満なら判定しません。",
+		func(c *Config, v value) error { return v.int(&c.Detect.BaselineWarmupDays, 1, 90) },
+		func(c *Config) string { return strconv.Itoa(c.Detect.BaselineWarmupDays) }},
+	{"detect.baseline.history_days", "ANZEN_DETECT_BASELINE_HISTORY_DAYS", "28",
+		"How many days before today the baselines learn from (7–365); at least detect.baseline.warmup_days.",
+		"ベースラインが学ぶ、前日までの日数（7〜365）。detect.baseline.warmup_days 以上にしてください。",
+		func(c *Config, v value) error { return v.int(&c.Detect.BaselineHistoryDays, 7, 365) },
+		func(c *Config) string { return strconv.Itoa(c.Detect.BaselineHistoryDays) }},
+	{"detect.baseline.sensitivity", "ANZEN_DETECT_BASELINE_SENSITIVITY", "normal",
+		"How readily the baselines raise alerts: low (fewer alerts, only far beyond the usual), normal or high.",
+		"ベースラインが警告を出す感度：low（通常から大きく外れたときだけ。警告が少ない）、normal、high。",
+		func(c *Config, v value) error { return v.str(&c.Detect.BaselineSensitivity, baselineSensitivity) },
+		func(c *Config) string { return c.Detect.BaselineSensitivity }},
+}
+
+// baselineSensitivity checks detect.baseline.sensitivity.
+func baselineSensitivity(s string) error {
+	switch s {
+	case "low", "normal", "high":
+		return nil
+	}
+	return errors.New("use low, normal or high")
+}
+
+// validateBaseline checks the baseline settings that go together.
+func (c *Config) validateBaseline() error {
+	if c.Detect.BaselineHistoryDays < c.Detect.BaselineWarmupDays {
+		return fmt.Errorf("detect.baseline.history_days: %d days of history cannot hold %d warm-up days (detect.baseline.warmup_days); raise the one or lower the other",
+			c.Detect.BaselineHistoryDays, c.Detect.BaselineWarmupDays)
+	}
+	return nil
 }
 
 // alertLevel checks detect.notify.min_level.
