@@ -229,7 +229,7 @@ func ParseTable(kind string, r io.Reader, encoding string) (*Table, string, erro
 		}
 		row := tableRow{line: line, vals: make(map[string]string, len(cols))}
 		for name, i := range index {
-			v := strings.TrimSpace(strings.TrimPrefix(rec[i], "\uFEFF"))
+			v := strings.TrimSpace(rec[i])
 			if !utf8.ValidString(v) {
 				return nil, enc, &TableError{Line: line, Column: name, MsgID: "detect.tables.error.encoding"}
 			}

@@ -186,7 +186,6 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 	if long, ok := enrichedNames[name]; ok {
 		name = long
 	}
-	staff := ft.staff[k.actor]
 	switch name {
 	case fieldPatientFlags:
 		flags := ft.flags[k.patient]
@@ -196,16 +195,19 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 			return p.deptName, true
 		}
 	case fieldOwnRecord:
+		staff := ft.staff[k.actor]
 		if staff != nil && k.patient != "" {
 			return staff.patientID == k.patient, true
 		}
 	case fieldFamily:
+		staff := ft.staff[k.actor]
 		p := ft.patients[k.patient]
 		if staff == nil || p == nil || staff.family == "" || staff.address == "" || p.family == "" || p.address == "" {
 			return nil, false
 		}
 		return staff.patientID != k.patient && staff.family == p.family && staff.address == p.address, true
 	case fieldStatus:
+		staff := ft.staff[k.actor]
 		if staff == nil {
 			return nil, false
 		}
@@ -217,19 +219,23 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 		}
 		return StatusActive, true
 	case fieldVendor:
+		staff := ft.staff[k.actor]
 		if staff != nil {
 			return staff.vendor, true
 		}
 	case fieldVendorCompany:
+		staff := ft.staff[k.actor]
 		if staff != nil && staff.vendor && staff.company != "" {
 			return staff.company, true
 		}
 	case fieldInWindow:
+		staff := ft.staff[k.actor]
 		if staff == nil || !staff.vendor {
 			return nil, false
 		}
 		return ft.inWindow(k.actor, staff.company, k.at), true
 	case fieldCareRelation:
+		staff := ft.staff[k.actor]
 		if !ft.hasCare || k.patient == "" {
 			return nil, false
 		}
