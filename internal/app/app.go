@@ -47,6 +47,7 @@ type App struct {
 	Catalog  *i18n.Catalog
 	Mail     *mail.Mailer   // anzen's outgoing mail (auditkeep.go)
 	Detect   *detect.Engine // the rules over the audit log (detect.go)
+	Tables   *detect.Tables // the hospital's reference tables the rules use (detect.go)
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
@@ -213,6 +214,8 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	if err := detect.Register(srv, a.DB, a.Detect, a.Audit); err != nil {
 		return nil, nil, err
 	}
+	detect.RegisterTables(srv, detect.TablesConfig{DB: a.DB, Tables: a.Tables, Recorder: a.Audit, Clock: a.Clock,
+		Facilities: a.facilityIDs})
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // The detection engine runs the built-in rule pack and the hospital's
-// rules (detect.rules) over the audit log as it grows (internal/detect);
+// rules (detect.rules) over the audit log as it grows (internal/detect),
+// enriching events with the hospital's reference tables (/detect/tables);
 // its alerts are on /alerts, in the API and on the dashboard.
 
 // detectPoll is how often the engine looks for events other instances
@@ -39,7 +40,9 @@ func (a *App) setupDetect() error {
 	if err != nil {
 		return err
 	}
-	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"), detect.WithNotify(notify))
+	a.Tables = detect.NewTables(a.DB, a.Cfg.Location())
+	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"), detect.WithNotify(notify),
+		detect.WithTables(a.Tables))
 	if err != nil {
 		return fmt.Errorf("detection rules: %w", err)
 	}
