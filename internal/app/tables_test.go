@@ -36,8 +36,8 @@ func TestTables_LoadListExportThroughAPIAndPage(t *testing.T) {
 			resp = e.Do(t, ciso, "PUT", "/api/v1/detect/tables/staff", strings.NewReader("user_id,end_date\nx1,\nx2,someday\n"))
 			body := apptest.ReadBody(t, resp)
 			var p struct {
-				Type   string `json:"type"`
-				Detail string `json:"detail"`
+				Type   string                   `json:"type"`
+				Detail string                   `json:"detail"`
 				Errors []struct{ Field string } `json:"errors"`
 			}
 			if err := json.Unmarshal([]byte(body), &p); err != nil || resp.StatusCode != http.StatusUnprocessableEntity ||
