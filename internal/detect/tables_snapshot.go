@@ -22,11 +22,13 @@ type Snapshot struct {
 	facilities map[int64]*facilityTables
 }
 
+// facilityTables are a facility's tables, by the keys events give: what
+// is known of a patient (attributes, lists, care teams) is in one entry,
+// so that an event's fields cost one lookup of its user and one of its
+// patient.
 type facilityTables struct {
 	staff    map[string]*staffEntry
 	patients map[string]*patientEntry
-	flags    map[string][]any // patient id → the names of its lists
-	care     map[string][]careEntry
 	hasCare  bool
 	windows  map[string][]windowEntry // by vendor account, and by normalised company
 }
@@ -42,6 +44,8 @@ type staffEntry struct {
 type patientEntry struct {
 	dept, family, address string // normalised
 	deptName              string // as loaded
+	flags                 []any  // the names of the lists the patient is on
+	care                  []careEntry
 }
 
 type careEntry struct {
@@ -62,7 +66,15 @@ func buildSnapshot(gen int64, tables map[int64]map[string]*Table, loc *time.Loca
 	s := &Snapshot{generation: gen, facilities: make(map[int64]*facilityTables, len(tables))}
 	for fac, kinds := range tables {
 		ft := &facilityTables{staff: map[string]*staffEntry{}, patients: map[string]*patientEntry{},
-			flags: map[string][]any{}, care: map[string][]careEntry{}, windows: map[string][]windowEntry{}}
+			windows: map[string][]windowEntry{}}
+		patient := func(id string) *patientEntry {
+			p := ft.patients[id]
+			if p == nil {
+				p = &patientEntry{}
+				ft.patients[id] = p
+			}
+			return p
+		}
 		if t := kinds[TableStaff]; t != nil {
 			for _, m := range t.Staff {
 				ft.staff[m.UserID] = &staffEntry{dept: normName(m.Department), family: normName(m.FamilyName),
@@ -72,21 +84,22 @@ func buildSnapshot(gen int64, tables map[int64]map[string]*Table, loc *time.Loca
 		}
 		if t := kinds[TablePatients]; t != nil {
 			for _, a := range t.Patients {
-				ft.patients[a.PatientID] = &patientEntry{dept: normName(a.Department), family: normName(a.FamilyName),
-					address: normAddress(a.Address), deptName: a.Department}
+				p := patient(a.PatientID)
+				p.dept, p.family, p.address, p.deptName = normName(a.Department), normName(a.FamilyName), normAddress(a.Address), a.Department
 			}
 		}
 		if t := kinds[TableFlagged]; t != nil {
 			for _, f := range t.Flagged {
-				if !slices.Contains(ft.flags[f.PatientID], any(f.List)) {
-					ft.flags[f.PatientID] = append(ft.flags[f.PatientID], f.List)
+				if p := patient(f.PatientID); !slices.Contains(p.flags, any(f.List)) {
+					p.flags = append(p.flags, f.List)
 				}
 			}
 		}
 		if t := kinds[TableCareTeam]; t != nil {
 			ft.hasCare = len(t.CareTeam) > 0
 			for _, c := range t.CareTeam {
-				ft.care[c.PatientID] = append(ft.care[c.PatientID], careEntry{user: c.UserID, dept: normName(c.Department),
+				p := patient(c.PatientID)
+				p.care = append(p.care, careEntry{user: c.UserID, dept: normName(c.Department),
 					from: instantOf(c.From, loc, false), to: instantOf(c.To, loc, true)})
 			}
 		}
@@ -134,7 +147,8 @@ func (s *Snapshot) PatientDepartment(facility int64, patient string) (string, bo
 	return p.deptName, true
 }
 
-// The fields the snapshot adds to an access event, by both their names.
+// The fields the snapshot adds to an access event; each has a short name
+// too (fieldmaps/anzen.yml).
 const (
 	fieldPatientFlags  = "patient.flags"
 	fieldPatientDept   = "patient.department"
@@ -146,13 +160,6 @@ const (
 	fieldInWindow      = "actor.in_maintenance_window"
 	fieldCareRelation  = "care.relation"
 )
-
-// enrichedNames maps the short names of the field map to the paths.
-var enrichedNames = map[string]string{
-	"patient_flags": fieldPatientFlags, "patient_department": fieldPatientDept, "own_record": fieldOwnRecord,
-	"family_of_patient": fieldFamily, "user_status": fieldStatus, "vendor": fieldVendor,
-	"vendor_company": fieldVendorCompany, "in_maintenance_window": fieldInWindow, "care_relation": fieldCareRelation,
-}
 
 // The statuses of actor.status and the relations of care.relation.
 const (
@@ -183,30 +190,30 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 	if ft == nil {
 		return nil, false
 	}
-	if long, ok := enrichedNames[name]; ok {
-		name = long
-	}
 	switch name {
-	case fieldPatientFlags:
-		flags := ft.flags[k.patient]
-		return flags, len(flags) > 0 && k.patient != ""
-	case fieldPatientDept:
-		if p := ft.patients[k.patient]; p != nil && p.deptName != "" {
+	case fieldPatientFlags, "patient_flags":
+		if p := ft.patient(k.patient); p != nil && len(p.flags) > 0 {
+			return p.flags, true
+		}
+	case fieldPatientDept, "patient_department":
+		if p := ft.patient(k.patient); p != nil && p.deptName != "" {
 			return p.deptName, true
 		}
-	case fieldOwnRecord:
-		staff := ft.staff[k.actor]
-		if staff != nil && k.patient != "" {
+	case fieldOwnRecord, "own_record":
+		if staff := ft.staff[k.actor]; staff != nil && k.patient != "" {
 			return staff.patientID == k.patient, true
 		}
-	case fieldFamily:
+	case fieldFamily, "family_of_patient":
 		staff := ft.staff[k.actor]
-		p := ft.patients[k.patient]
-		if staff == nil || p == nil || staff.family == "" || staff.address == "" || p.family == "" || p.address == "" {
+		if staff == nil || staff.family == "" || staff.address == "" {
+			return nil, false
+		}
+		p := ft.patient(k.patient)
+		if p == nil || p.family == "" || p.address == "" {
 			return nil, false
 		}
 		return staff.patientID != k.patient && staff.family == p.family && staff.address == p.address, true
-	case fieldStatus:
+	case fieldStatus, "user_status":
 		staff := ft.staff[k.actor]
 		if staff == nil {
 			return nil, false
@@ -218,30 +225,35 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 			return StatusExpired, true
 		}
 		return StatusActive, true
-	case fieldVendor:
-		staff := ft.staff[k.actor]
-		if staff != nil {
+	case fieldVendor, "vendor":
+		if staff := ft.staff[k.actor]; staff != nil {
 			return staff.vendor, true
 		}
-	case fieldVendorCompany:
-		staff := ft.staff[k.actor]
-		if staff != nil && staff.vendor && staff.company != "" {
+	case fieldVendorCompany, "vendor_company":
+		if staff := ft.staff[k.actor]; staff != nil && staff.vendor && staff.company != "" {
 			return staff.company, true
 		}
-	case fieldInWindow:
+	case fieldInWindow, "in_maintenance_window":
 		staff := ft.staff[k.actor]
 		if staff == nil || !staff.vendor {
 			return nil, false
 		}
 		return ft.inWindow(k.actor, staff.company, k.at), true
-	case fieldCareRelation:
-		staff := ft.staff[k.actor]
+	case fieldCareRelation, "care_relation":
 		if !ft.hasCare || k.patient == "" {
 			return nil, false
 		}
-		return ft.relation(k, staff), true
+		return ft.relation(k), true
 	}
 	return nil, false
+}
+
+// patient is what the tables know of a patient; nil for none.
+func (ft *facilityTables) patient(id string) *patientEntry {
+	if id == "" {
+		return nil
+	}
+	return ft.patients[id]
 }
 
 // inWindow says whether a vendor's account (or its company) is inside
@@ -275,15 +287,19 @@ func (w windowEntry) contains(t time.Time) bool {
 }
 
 // relation is the user's care relation to the event's patient.
-func (ft *facilityTables) relation(k *eventKeys, staff *staffEntry) string {
+func (ft *facilityTables) relation(k *eventKeys) string {
+	p := ft.patient(k.patient)
+	if p == nil {
+		return CareNone
+	}
 	dept := ""
-	if staff != nil && staff.dept != "" {
+	if staff := ft.staff[k.actor]; staff != nil && staff.dept != "" {
 		dept = staff.dept
 	} else {
 		dept = normName(k.actorDepartment)
 	}
 	rel := CareNone
-	for _, c := range ft.care[k.patient] {
+	for _, c := range p.care {
 		if (!c.from.IsZero() && k.at.Before(c.from)) || (!c.to.IsZero() && !k.at.Before(c.to)) {
 			continue
 		}
@@ -294,7 +310,7 @@ func (ft *facilityTables) relation(k *eventKeys, staff *staffEntry) string {
 			rel = CareDepartment
 		}
 	}
-	if p := ft.patients[k.patient]; rel == CareNone && p != nil && p.dept != "" && p.dept == dept {
+	if rel == CareNone && p.dept != "" && p.dept == dept {
 		rel = CareDepartment
 	}
 	return rel
