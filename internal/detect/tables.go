@@ -250,7 +250,8 @@ func ParseTable(kind string, r io.Reader, encoding string) (*Table, string, erro
 	return t, enc, nil
 }
 
-// csvError turns the CSV reader's error into a TableError at its line.
+// csvError turns the CSV reader's error into a TableError at its line;
+// an error of reading stays one.
 func csvError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
@@ -260,7 +261,7 @@ func csvError(err error) error {
 		}
 		return &TableError{Line: pe.Line, MsgID: msg, Err: pe.Err}
 	}
-	return &TableError{MsgID: "detect.tables.error.csv", Err: err}
+	return fmt.Errorf("read the file: %w", err) // reading failed (a body too large, ...), not the file
 }
 
 // headerIndex maps the kind's columns to their places in the header.

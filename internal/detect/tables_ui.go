@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/clock"
@@ -152,7 +153,7 @@ func (h *tableHandlers) view(r *http.Request) (*tablesView, error) {
 	v.CanLoad = len(v.Facilities) > 0
 	for _, kind := range TableKinds {
 		label := h.srv.T(r, "detect.tables.kind."+kind, nil)
-		v.Kinds = append(v.Kinds, kindOption{Value: kind, Label: label, Columns: fmt.Sprint(TableColumns(kind))})
+		v.Kinds = append(v.Kinds, kindOption{Value: kind, Label: label, Columns: strings.Join(TableColumns(kind), ", ")})
 	}
 	// Every kind of every readable facility, loaded or not.
 	for _, fac := range readable {
