@@ -18,7 +18,8 @@ func enrichTables(t *testing.T) *Snapshot {
 			"r1,佐藤,大阪市北区1-1,医事課,,2026-11-30,,,\n" +
 			"x1,鈴木,大阪市北区2-2,医事課,,,2026-12-01,,\n" +
 			"v1,,,,,,,1,ＡＣＭＥ　メディカル\n" +
-			"v2,,,,,,,yes,\n",
+			"v2,,,,,,,yes,\n" +
+			"d1,,,内科,,,,,\n",
 		TablePatients: "patient_id,family_name,address,department\n" +
 			"P-n1,山田,東京都港区芝1-2-3,病棟A\nP-fam,山田,東京都港区芝 1-2-3,内科\nP-other,山田,京都市1-1,外科\n",
 		TableFlagged:  "list,patient_id,note\nVIP,P-fam,\n要注意,P-fam,\nVIP,P-fam2,\n",
@@ -78,7 +79,8 @@ func TestSnapshot_EnrichesEventsWithTheTables(t *testing.T) {
 		{1, "n1", "P-fam", day(1, 9, 0), "care.relation", "assigned"},
 		{1, "n1", "P-fam", day(2, 0, 0), "care.relation", "none"}, // the assignment ended with Dec 1
 		{1, "n1", "P-other", day(1, 9, 0), "care_relation", "department"},
-		{1, "n1", "P-n1", day(1, 9, 0), "care.relation", "department"}, // the patient's department is hers
+		{1, "n1", "P-n1", day(1, 9, 0), "care.relation", nil},           // no care team names the patient
+		{1, "d1", "P-fam", day(2, 9, 0), "care.relation", "department"}, // the patient's department is his
 		{1, "r1", "P-other", day(1, 9, 0), "care.relation", "none"},
 		{1, "r1", "", day(1, 9, 0), "care.relation", nil},
 		{2, "r1", "P-other", day(1, 9, 0), "care.relation", nil},

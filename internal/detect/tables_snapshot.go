@@ -240,10 +240,10 @@ func (s *Snapshot) field(k *eventKeys, name string) (any, bool) {
 		}
 		return ft.inWindow(k.actor, staff.company, k.at), true
 	case fieldCareRelation, "care_relation":
-		if !ft.hasCare || k.patient == "" {
+		if !ft.hasCare {
 			return nil, false
 		}
-		return ft.relation(k), true
+		return ft.relation(k)
 	}
 	return nil, false
 }
@@ -286,11 +286,13 @@ func (w windowEntry) contains(t time.Time) bool {
 	return (w.days[day] && minute >= w.from) || (w.days[(day+6)%7] && minute < w.to)
 }
 
-// relation is the user's care relation to the event's patient.
-func (ft *facilityTables) relation(k *eventKeys) string {
+// relation is the user's care relation to the event's patient, when the
+// care teams name the patient: of a patient they do not name (an
+// outpatient, say) nothing is known.
+func (ft *facilityTables) relation(k *eventKeys) (any, bool) {
 	p := ft.patient(k.patient)
-	if p == nil {
-		return CareNone
+	if p == nil || len(p.care) == 0 {
+		return nil, false
 	}
 	dept := ""
 	if staff := ft.staff[k.actor]; staff != nil && staff.dept != "" {
@@ -304,7 +306,7 @@ func (ft *facilityTables) relation(k *eventKeys) string {
 			continue
 		}
 		if c.user != "" && c.user == k.actor {
-			return CareAssigned
+			return CareAssigned, true
 		}
 		if c.dept != "" && c.dept == dept {
 			rel = CareDepartment
@@ -313,7 +315,7 @@ func (ft *facilityTables) relation(k *eventKeys) string {
 	if rel == CareNone && p.dept != "" && p.dept == dept {
 		rel = CareDepartment
 	}
-	return rel
+	return rel, true
 }
 
 // normName normalises a name, department or company for comparison: NFKC

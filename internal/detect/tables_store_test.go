@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,6 +156,83 @@ func TestEngine_PicksUpATableLoadedByAnotherInstance(t *testing.T) {
 		}
 		if len(alerts) != 1 || !strings.HasSuffix(alerts[0].RuleID, "0b01") || alerts[0].Group[0].Value != "d2" {
 			t.Fatalf("alerts %+v", alerts)
+		}
+	})
+}
+
+// TestEngine_EachTableRuleRaisesOnItsPlantedAccessOnly runs the medical
+// pack with all five tables loaded over ordinary work (users and patients
+// the tables know, and others) and one planted access per rule: each
+// rule raises exactly on its own.
+func TestEngine_EachTableRuleRaisesOnItsPlantedAccessOnly(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		start := time.Date(2026, 12, 1, 9, 0, 0, 0, jst) // a Tuesday morning
+		clk := clock.NewFrozen(start)
+		l := audit.New(d, clk)
+		tables := detect.NewTables(d, jst)
+		by := detect.Loader{Login: "ciso01"}
+		for kind, text := range map[string]string{
+			detect.TableStaff: "user_id,family_name,address,department,patient_id,end_date,expiry_date,vendor,vendor_company\n" +
+				"n1,山田,港区芝1-2-3,病棟A,P-own,,,,\nn2,田中,港区芝9-9,病棟A,,,,,\nd1,佐藤,北区1-1,外科,,,,,\n" +
+				"r1,鈴木,北区2-2,病棟A,,2026-11-30,,,\nv1,,,,,,,1,ACME\n",
+			detect.TablePatients: "patient_id,family_name,address,department\nP-own,山田,港区芝1-2-3,病棟A\n" +
+				"P-wife,佐藤,北区１－１,病棟A\nP-1,高橋,南区1,病棟A\nP-2,伊藤,南区2,病棟A\n",
+			detect.TableFlagged:     "list,patient_id,note\nVIP,P-vip,\n",
+			detect.TableCareTeam:    "patient_id,user_id,department\nP-own,,病棟A\nP-wife,,病棟A\nP-1,,病棟A\nP-2,,病棟A\nP-2,d1,\nP-vip,,病棟A\n",
+			detect.TableMaintenance: "vendor,weekdays,start_time,end_time\nACME,火,09:00,12:00\n",
+		} {
+			if _, err := tables.Load(ctx, l, 1, kind, strings.NewReader(text), "", by, start); err != nil {
+				t.Fatalf("%s: %v", kind, err)
+			}
+		}
+		files, err := detect.LoadRuleFiles([]string{"builtin:medical"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		en, err := detect.NewEngine(d, l, files, clk, discard, detect.WithTables(tables))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events []audit.Event
+		add := func(minute int, user, action, patient string) {
+			at := start.Add(time.Duration(minute) * time.Minute)
+			events = append(events, audit.Event{Seq: -1, Time: at, Received: at, Facility: 1, Source: "ehr-main", Action: action,
+				Actor: audit.Actor{ID: user, Profession: "nurse"}, Patient: audit.Patient{ID: patient}, Outcome: audit.OutcomeSuccess})
+		}
+		// Ordinary work: known nurses on their ward's patients, a doctor on
+		// his assigned patient, a vendor inside its window, users and
+		// patients the tables do not know.
+		for i := range 40 {
+			add(i, []string{"n1", "n2"}[i%2], "view", []string{"P-1", "P-2"}[i%2])
+			add(i, "x9", "view", "P-other")
+		}
+		add(50, "d1", "view", "P-2")
+		add(51, "v1", "login", "")
+		add(52, "n2", "view", "P-9") // a patient no table names
+		// One planted access per rule.
+		add(60, "n2", "view", "P-vip")  // 0b01
+		add(61, "n1", "view", "P-own")  // 0b02
+		add(62, "d1", "view", "P-wife") // 0b03 (and 0b05: his department does not care for her)
+		add(63, "r1", "login", "")      // 0b04
+		add(64, "d1", "view", "P-1")    // 0b05
+		add(400, "v1", "login", "")     // 0b06: 15:40, after the window
+		if _, err := l.Append(ctx, events); err != nil {
+			t.Fatal(err)
+		}
+		drain(t, en)
+		alerts, err := detect.Alerts(ctx, d, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, a := range alerts {
+			got = append(got, fmt.Sprintf("%s:%s:%d", a.RuleID[len(a.RuleID)-4:], a.Group[0].Value, a.Total))
+		}
+		slices.Sort(got)
+		want := []string{"0b01:n2:1", "0b02:n1:1", "0b03:d1:1", "0b04:r1:1", "0b05:d1:2", "0b06:v1:1"}
+		if !slices.Equal(got, want) {
+			t.Errorf("alerts %v, want %v", got, want)
 		}
 	})
 }
