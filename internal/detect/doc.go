@@ -6,7 +6,10 @@
 // package loads rule files as a hospital keeps them (files and folders,
 // each loaded whole or rejected with the reason) and hunts offline through
 // exported logs in JSON Lines (Hunt), which `anzen detect check` and
-// `anzen detect eval` expose.
+// `anzen detect eval` expose. The hospital's reference tables (staff
+// roster, patient attributes, flagged patients, care teams, vendors'
+// maintenance windows; tables*.go) add to the events what the access log
+// does not say, for the rules that need it.
 package detect
 
 import (
