@@ -43,7 +43,9 @@ func TestDetectTables_ImportListExportFromTheShell(t *testing.T) {
 				"n1,,山田,,,,,,0,\nr1,,佐藤,,,,2026-03-31,,0,\n" {
 				t.Errorf("export: %q", r.out)
 			}
-			if rec := eventsBy(t, c.open(), "detect.tables.load"); len(rec) != 1 || rec[0].Detail["rows"] != "2" || rec[0].Detail["encoding"] != "shift_jis" {
+			// Newest first: the refused file, then the load.
+			if rec := eventsBy(t, c.open(), "detect.tables.load"); len(rec) != 2 || rec[1].Detail["rows"] != "2" ||
+				rec[1].Detail["encoding"] != "shift_jis" || rec[0].Outcome != "failure" || rec[0].Detail["line"] != "3" {
 				t.Errorf("recorded %+v", rec)
 			}
 		})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,11 +139,28 @@ type TableInfo struct {
 // Load reads a kind's CSV file (encoding "" detects it) and, when every
 // row is good, replaces the facility's table of that kind with it,
 // recording the load (kind, rows, encoding; never the content) through
-// rec in the same transaction. A bad file returns a *TableError and
-// changes nothing.
+// rec in the same transaction. A bad file returns a *TableError, changes
+// nothing, and is recorded as a failed load (kind, line, column, reason).
 func (t *Tables) Load(ctx context.Context, rec selfaudit.Recorder, facility int64, kind string, r io.Reader, encoding string,
 	by Loader, now time.Time) (TableInfo, error) {
 	tb, enc, err := ParseTable(kind, r, encoding)
+	var te *TableError
+	if errors.As(err, &te) {
+		// A refused file is recorded too: who tried, and where it was
+		// wrong; never its content.
+		detail := map[string]string{"kind": kind, "reason": strings.TrimPrefix(te.MsgID, "detect.tables.error."), "encoding": enc}
+		if te.Line > 0 {
+			detail["line"] = strconv.Itoa(te.Line)
+		}
+		if te.Column != "" {
+			detail["column"] = te.Column
+		}
+		if rerr := rec.Record(ctx, t.db, selfaudit.Event{Time: now, Facility: facility, ActorID: by.UserID, ActorLogin: by.Login,
+			Action: ActionTablesLoad, Target: "table:" + kind, Outcome: selfaudit.Failure, ClientAddr: by.Client,
+			Detail: detail}); rerr != nil {
+			return TableInfo{}, errors.Join(err, rerr)
+		}
+	}
 	if err != nil {
 		return TableInfo{}, err
 	}

@@ -62,7 +62,7 @@ func TestTables_ALoadReplacesTheTableAndABadFileChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		gen := tables.Snapshot().Generation()
-		// A file bad on its third line changes nothing, and is not recorded.
+		// A file bad on its third line changes nothing.
 		bad := "user_id,end_date\nx1,2026-01-01\nx2,someday\n"
 		_, err = tables.Load(ctx, l, 1, detect.TableStaff, strings.NewReader(bad), "", by, now.Add(2*time.Minute))
 		var te *detect.TableError
@@ -96,10 +96,15 @@ func TestTables_ALoadReplacesTheTableAndABadFileChangesNothing(t *testing.T) {
 		if _, err := detect.StoredTable(ctx, d, 1, detect.TableCareTeam); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("a table never loaded: %v", err)
 		}
-		// Two loads recorded, with kind and rows, and none of the content.
+		// Two loads recorded, with kind and rows, and the refused one with
+		// its line and column; none of the content.
 		rec := loads(t, l)
-		if len(rec) != 2 {
+		if len(rec) != 3 {
 			t.Fatalf("%d loads recorded", len(rec))
+		}
+		if r := rec[2]; r.Outcome != audit.OutcomeFailure || !strings.Contains(string(r.Original), `"line":"3"`) ||
+			!strings.Contains(string(r.Original), `"column":"end_date"`) || strings.Contains(string(r.Original), "someday") {
+			t.Errorf("the refused load recorded as %+v %s", r, r.Original)
 		}
 		orig := string(rec[0].Original)
 		if rec[0].Actor.ID != "ciso01" || rec[0].Facility != 1 || !strings.Contains(orig, `"rows":"2"`) ||
