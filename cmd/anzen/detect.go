@@ -24,9 +24,9 @@ func init() {
 	extraCommands = append(extraCommands, newDetectCommand)
 }
 
-func newDetectCommand(_ *globalFlags) *cobra.Command {
-	c := &cobra.Command{Use: "detect", Short: "Sigma rules: check rule files and hunt through exported logs"}
-	c.AddCommand(newDetectCheckCommand(), newDetectEvalCommand())
+func newDetectCommand(g *globalFlags) *cobra.Command {
+	c := &cobra.Command{Use: "detect", Short: "Sigma rules: check rule files and hunt through exported logs; the reference tables"}
+	c.AddCommand(newDetectCheckCommand(), newDetectEvalCommand(), newDetectTablesCommand(g))
 	return c
 }
 

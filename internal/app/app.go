@@ -50,6 +50,7 @@ type App struct {
 	// Baselines learns users' usual days and alerts beyond them
 	// (detect.go); nil when detect.baseline.enabled is false.
 	Baselines *detect.Baselines
+	Tables    *detect.Tables // the hospital's reference tables the rules use (detect.go)
 
 	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
 }
@@ -221,6 +222,8 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		return nil, nil, err
 	}
 	detect.RegisterRules(srv, a.DB, a.Detect, a.Audit, a.Audit)
+	detect.RegisterTables(srv, detect.TablesConfig{DB: a.DB, Tables: a.Tables, Recorder: a.Audit, Clock: a.Clock,
+		Facilities: a.facilityIDs})
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
 }

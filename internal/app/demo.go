@@ -76,8 +76,9 @@ func demoStaff() []demoPerson {
 // LoadDemo fills a database that has only the first administrator with a
 // fictional hospital group: two facilities, about fifty staff across
 // professions, vendor accounts with an end date, a week of sign-in
-// history and a week of access events of the hospital's systems, so that
-// a newcomer sees a living system at once.
+// history, a week of access events of the hospital's systems, and the
+// reference tables the detection rules use, so that a newcomer sees a
+// living system at once.
 func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 	n, err := a.Identity.CountUsers(ctx)
 	if err != nil {
@@ -132,7 +133,11 @@ func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "demo: writing a week of access events of the hospital's systems ...")
-	return a.demoAccess(ctx, staff, now, main.ID, clinic.ID)
+	if err := a.demoAccess(ctx, staff, now, main.ID, clinic.ID); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "demo: loading the reference tables (roster, patients, VIP list, care teams, maintenance windows) ...")
+	return a.demoTables(ctx, staff, now, main.ID)
 }
 
 // demoKeys makes the keys a hospital typically keeps, and uses them a

@@ -7,6 +7,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/app/apptest"
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 )
 
@@ -67,6 +68,15 @@ func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
 			if skewed != sources["ward-terminal-gw"] {
 				t.Errorf("demo: %d events flagged for clock skew, want the %d of the slow gateway", skewed, sources["ward-terminal-gw"])
 			}
+			// The reference tables are loaded, and the engine raises each of
+			// the rules that need them (run on one database: the engine's
+			// tests cover both).
+			if infos, err := detect.TableInfos(ctx, e.App.DB, true, nil); err != nil || len(infos) != len(detect.TableKinds) {
+				t.Errorf("demo tables: %+v %v", infos, err)
+			}
+			if d == "sqlite" {
+				demoAlertsOfEveryTableRule(t, e)
+			}
 			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
 				t.Fatal(err)
 			}
@@ -77,5 +87,34 @@ func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
 				t.Fatalf("a second LoadDemo changed the users: %d -> %d", total, again)
 			}
 		})
+	}
+}
+
+// demoAlertsOfEveryTableRule runs the engine over the demo's log and
+// wants an alert of each rule that needs the reference tables.
+func demoAlertsOfEveryTableRule(t *testing.T, e *apptest.Env) {
+	t.Helper()
+	ctx := context.Background()
+	for {
+		n, err := e.App.Detect.Process(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	alerts, err := detect.Alerts(ctx, e.App.DB, 5000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byRule := map[string]int{}
+	for _, a := range alerts {
+		byRule[a.RuleID[len(a.RuleID)-4:]]++
+	}
+	for _, r := range []string{"0b01", "0b02", "0b03", "0b04", "0b05", "0b06"} {
+		if byRule[r] == 0 {
+			t.Errorf("demo: no alert of rule %s (%v)", r, byRule)
+		}
 	}
 }

@@ -13,7 +13,8 @@ import (
 )
 
 // The detection engine runs the built-in rule pack and the hospital's
-// rules (detect.rules) over the audit log as it grows (internal/detect);
+// rules (detect.rules) over the audit log as it grows (internal/detect),
+// enriching events with the hospital's reference tables (/detect/tables);
 // its alerts are on /alerts, in the API and on the dashboard.
 
 // detectPoll is how often the engine looks for events other instances
@@ -41,7 +42,9 @@ func (a *App) setupDetect() error {
 	if err != nil {
 		return err
 	}
-	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"), detect.WithNotify(notify))
+	a.Tables = detect.NewTables(a.DB, a.Cfg.Location())
+	a.Detect, err = detect.NewEngine(a.DB, a.Audit, files, a.Clock, a.Log.With("part", "detect"), detect.WithNotify(notify),
+		detect.WithTables(a.Tables))
 	if err != nil {
 		return fmt.Errorf("detection rules: %w", err)
 	}
@@ -51,8 +54,9 @@ func (a *App) setupDetect() error {
 // setupBaselines makes the behaviour baselines, a second reader of the
 // audit log beside the engine (detect.baseline.*). Their alerts are
 // notified like the rules' (the engine sends both). The patients'
-// departments come from the hospital's reference tables once they are
-// wired in; until then the outside-department metric is not computed.
+// departments come from the hospital's reference tables (patient
+// attributes), as the engine last read them; without them the
+// outside-department metric is not computed.
 func (a *App) setupBaselines(notify detect.Notify) error {
 	c := a.Cfg.Detect
 	if !c.BaselineEnabled {
@@ -61,7 +65,7 @@ func (a *App) setupBaselines(notify detect.Notify) error {
 	var err error
 	a.Baselines, err = detect.NewBaselines(a.DB, a.Audit, detect.BaselineConfig{WarmupDays: c.BaselineWarmupDays,
 		HistoryDays: c.BaselineHistoryDays, Sensitivity: c.BaselineSensitivity}, a.Clock, a.Log.With("part", "detect-baseline"),
-		detect.WithBaselineNotify(notify))
+		detect.WithBaselineNotify(notify), detect.WithPatientDepartments(a.Tables))
 	if err != nil {
 		return fmt.Errorf("detect.baseline: %w", err)
 	}

@@ -11,8 +11,12 @@ import (
 // names of the anzen field map (sigma's fieldmaps/anzen.yml): the JSON
 // form's paths (actor.id, patient.id, ...) and their short names (user,
 // patient, src_ip, ...). It reads the event's fields directly: the log's
-// events need no JSON decoding.
-type accessEvent struct{ e *audit.Event }
+// events need no JSON decoding. The reference tables' fields
+// (patient.flags, actor.status, ...) come from x (tables_enrich.go).
+type accessEvent struct {
+	e *audit.Event
+	x *Snapshot // nil: no tables
+}
 
 var _ sigma.Event = accessEvent{}
 
@@ -67,7 +71,7 @@ func (a accessEvent) Field(name string) (any, bool) {
 	case "object_id", "object.id":
 		return present(e.Object.ID)
 	}
-	return nil, false
+	return a.x.eventField(e, name)
 }
 
 // present reads an optional part of the event: absent when empty, so that

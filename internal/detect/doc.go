@@ -8,7 +8,10 @@
 // exported logs in JSON Lines (Hunt), which `anzen detect check` and
 // `anzen detect eval` expose. Beside the rules, the behaviour baselines
 // (baseline*.go) learn each user's usual day from the audit log and alert
-// on a day beyond it, with an explanation in plain words.
+// on a day beyond it, with an explanation in plain words. The hospital's
+// reference tables (staff roster, patient attributes, flagged patients,
+// care teams, vendors' maintenance windows; tables*.go) add to the events
+// what the access log does not say, for the rules that need it.
 package detect
 
 import (

@@ -71,6 +71,7 @@ type Engine struct {
 	saved      time.Time // when the state was last written
 	batch      int
 	notify     *Notify // notify.go; nil: none
+	tables     *Tables // the reference tables events are enriched with; nil: none
 	// open are the open alerts the engine wrote or joined, while the
 	// correlator is in step with the stored state (cleared with it).
 	open map[openKey]*openAlert
@@ -83,6 +84,12 @@ type EngineOption func(*Engine)
 // unless given).
 func WithBatch(n int) EngineOption {
 	return func(en *Engine) { en.batch = n }
+}
+
+// WithTables enriches the events with the reference tables of t
+// (tables_store.go).
+func WithTables(t *Tables) EngineOption {
+	return func(en *Engine) { en.tables = t }
 }
 
 // WithStateEvery writes the correlation rules' windows with a batch at
@@ -135,6 +142,9 @@ func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) e
 	if err := en.sync(ctx, tx); err != nil {
 		return err
 	}
+	if err := en.tables.Refresh(ctx, en.clock.Now()); err != nil {
+		en.logger.Warn("the reference tables cannot be read: events are enriched as before", "err", err)
+	}
 	// A failed batch leaves the correlator ahead of what is stored.
 	en.synced = false
 	alerts := en.analyse(events, true)
@@ -158,10 +168,11 @@ func (en *Engine) Handle(ctx context.Context, tx *db.Tx, events []audit.Event) e
 func (en *Engine) analyse(events []audit.Event, rules bool) []Alert {
 	var alerts []Alert
 	facility := make(map[int64]int64, len(events))
+	tables := en.tables.Snapshot()
 	for i := range events {
 		ev := &events[i]
 		facility[ev.Seq] = ev.Facility
-		ae := accessEvent{ev}
+		ae := accessEvent{ev, tables}
 		en.matched = en.index.Match(ae, en.matched[:0])
 		for _, r := range en.matched {
 			if rules && en.alone[r] {

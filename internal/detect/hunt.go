@@ -29,6 +29,7 @@ type Hunt struct {
 	longest time.Duration
 	matched []*sigma.Rule // reused for each event
 	lines   *sigma.LineParser
+	tables  *Snapshot // the reference tables events are enriched with; nil: none
 }
 
 // HuntMatch is one match, written as one JSON line.
@@ -154,6 +155,15 @@ func (h *Hunt) event(line int64, raw []byte, st *HuntStats, emit func(HuntMatch)
 	st.Events++
 	var at time.Time
 	timed := false
+	if h.tables != nil {
+		// The tables' fields depend on the time (a retirement, a window).
+		var ok bool
+		if at, ok = eventTime(e); !ok {
+			st.Untimed++
+		}
+		timed = true
+		e = h.tables.enrich(e, at)
+	}
 	h.matched = h.index.Match(e, h.matched[:0])
 	for _, r := range h.matched {
 		if h.fields != nil && !h.fields.Applies(r, e) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,14 @@ var plantedRules = map[string]string{
 	"guessed":         "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0a10",
 	"spraying":        "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0a12",
 	"break-glass-2nd": "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0a02",
+	// The cases the reference tables tell (hospitalTables).
+	"vip":             "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b01",
+	"own-record":      "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b02",
+	"family":          "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b03",
+	"retired":         "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b04",
+	"expired":         "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b04",
+	"outside-dept":    "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b05",
+	"vendor-at-night": "5b0c3f2e-6f5a-4d0e-9b1a-2a7f1d8c0b06",
 }
 
 type dayEvent struct {
@@ -45,8 +54,9 @@ var jst = time.FixedZone("JST", 9*3600)
 
 func (h *hospitalDay) add(at time.Time, user, profession, dept, action, patient, outcome, addr, label string) {
 	ev := map[string]any{
-		"time":   at.UTC().Format(time.RFC3339),
-		"source": "ehr-main",
+		"facility": 1,
+		"time":     at.UTC().Format(time.RFC3339),
+		"source":   "ehr-main",
 		"actor": map[string]any{"id": user, "profession": profession, "department": dept,
 			"terminal": "T-" + dept, "address": addr},
 		"action":  action,
@@ -131,8 +141,80 @@ func generateDay(seed uint64) *hospitalDay {
 		h.add(at(4, 0).Add(time.Duration(i)*12*time.Second), fmt.Sprintf("doctor-%03d", i), "", "", "login_failed", "",
 			"failure", "203.0.113.50", "spraying")
 	}
+	// Cases the reference tables tell (hospitalTables): a nurse opens a
+	// VIP's record, another her own, a doctor his wife's; a retired
+	// clerk's and an expired doctor's accounts are used; a surgeon opens
+	// an internal patient he does not care for; a vendor works at night
+	// (and, unremarked, inside its window in the afternoon).
+	h.add(at(11, 5), "nurse-010", "nurse", "ward", "view", "P09001", "success", "10.1.2.10", "vip")
+	h.add(at(12, 30), "nurse-013", "nurse", "ward", "view", "P09002", "success", "10.1.2.13", "own-record")
+	h.add(at(13, 15), "doctor-005", "doctor", "internal", "view", "P09003", "success", "10.1.9.5", "family")
+	h.add(at(9, 0), "clerk-900", "clerk", "office", "login", "", "success", "10.1.3.90", "retired")
+	h.add(at(9, 4), "clerk-900", "clerk", "office", "view", "P00010", "success", "10.1.3.90", "retired")
+	h.add(at(10, 20), "doctor-901", "doctor", "internal", "login", "", "success", "10.1.9.91", "expired")
+	h.add(at(16, 45), "doctor-902", "doctor", "surgery", "view", "P00020", "success", "10.1.9.92", "outside-dept")
+	h.add(at(14, 0), "vendor-01", "", "", "login", "", "success", "192.0.2.10", "")
+	h.add(at(14, 50), "vendor-01", "", "", "logout", "", "success", "192.0.2.10", "")
+	h.add(at(2, 30), "vendor-01", "", "", "login", "", "success", "192.0.2.10", "vendor-at-night")
 	slices.SortStableFunc(h.events, func(a, b dayEvent) int { return a.at.Compare(b.at) })
 	return h
+}
+
+// hospitalTables are the generated hospital's reference tables as CSV:
+// every user of the day in the roster (their own addresses), the planted
+// ones with what makes them stand out, patients with addresses of their
+// own, a VIP list, care teams giving every department of the day every
+// patient (surgery none), and a vendor's weekly window.
+func hospitalTables(t testing.TB) map[int64]map[string]*Table {
+	var staff, patients, care strings.Builder
+	staff.WriteString("user_id,family_name,address,department,patient_id,end_date,expiry_date,vendor,vendor_company\n")
+	for _, s := range []struct {
+		prof, dept string
+		n          int
+	}{{"doctor", "internal", 60}, {"nurse", "ward", 150}, {"clerk", "office", 40}, {"pharmacist", "pharmacy", 20}, {"technician", "radiology", 30}} {
+		for i := range s.n {
+			user := fmt.Sprintf("%s-%03d", s.prof, i)
+			family, patient := "職員"+user, ""
+			switch user {
+			case "doctor-005":
+				family = "佐藤"
+			case "nurse-013":
+				patient = "P09002"
+			}
+			fmt.Fprintf(&staff, "%s,%s,東京都千代田区%d丁目%d番,%s,%s,,,,\n", user, family, 1+i%9, i, s.dept, patient)
+		}
+	}
+	staff.WriteString("clerk-900,鈴木,東京都港区1-1,office,,2026-11-30,,,\n")
+	staff.WriteString("doctor-901,高橋,東京都港区2-2,internal,,,2026-11-15,,\n")
+	staff.WriteString("doctor-902,田中,東京都港区3-3,surgery,,,,,\n")
+	staff.WriteString("vendor-01,保守,大阪府大阪市1-1,,,,,1,ACME メディカル\n")
+	patients.WriteString("patient_id,family_name,address,department\n")
+	for i := range 2000 {
+		fmt.Fprintf(&patients, "P%05d,患者%d,埼玉県さいたま市%d-%d,internal\n", i, i, i%50, i)
+	}
+	// Doctor-005's wife, her address written another way.
+	patients.WriteString("P09003,佐藤,東京都千代田区　６－５,internal\n")
+	care.WriteString("patient_id,user_id,department,from,to\n")
+	for _, id := range []string{"P09001", "P09002", "P09003"} {
+		fmt.Fprintf(&care, "%s,,ward,,\n%s,,internal,,\n", id, id)
+	}
+	for i := range 2000 {
+		for _, dept := range []string{"ward", "office", "pharmacy", "radiology"} {
+			fmt.Fprintf(&care, "P%05d,,%s,2026-11-01,\n", i, dept)
+		}
+	}
+	files := map[string]string{TableStaff: staff.String(), TablePatients: patients.String(), TableCareTeam: care.String(),
+		TableFlagged:     "list,patient_id,note\nVIP,P09001,著名人\n",
+		TableMaintenance: "vendor,weekdays,start_time,end_time\nACME メディカル,火,13:00,15:00\n"}
+	tables := map[string]*Table{}
+	for kind, text := range files {
+		tb, _, err := ParseTable(kind, strings.NewReader(text), "")
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		tables[kind] = tb
+	}
+	return map[int64]map[string]*Table{1: tables}
 }
 
 func TestMedicalPack_FindsPlantedMisuseInADayOfTraffic(t *testing.T) {
@@ -154,6 +236,7 @@ func TestMedicalPack_FindsPlantedMisuseInADayOfTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hunt.tables = buildSnapshot(1, hospitalTables(t), jst)
 	var matches []HuntMatch
 	st, err := hunt.Run(context.Background(), &jsonl, func(m HuntMatch) error { matches = append(matches, m); return nil }, nil, nil)
 	if err != nil {
@@ -191,7 +274,7 @@ func TestMedicalPack_FindsPlantedMisuseInADayOfTraffic(t *testing.T) {
 			t.Errorf("the planted case %s was not found", label)
 		}
 	}
-	if precision < 0.9 {
-		t.Errorf("precision %.2f, want at least 0.90", precision)
+	if precision < 0.95 || recall < 0.95 {
+		t.Errorf("precision %.2f, recall %.2f: want both at least 0.95", precision, recall)
 	}
 }

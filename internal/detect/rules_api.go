@@ -348,7 +348,7 @@ func (h *ruleHandlers) try(r *http.Request, in TryJSON) (TryResult, error) {
 	}
 	all, ids := web.PrincipalOf(r).Facilities(PermRulesRead)
 	now := h.en.clock.Now()
-	res, err := TryRules(r.Context(), h.search, rules, corrs, shown, TryScope{Hours: in.Hours, AllFacilities: all, Facilities: ids}, now)
+	res, err := TryRules(r.Context(), h.search, rules, corrs, shown, TryScope{Hours: in.Hours, AllFacilities: all, Facilities: ids, Tables: h.en.tables.Snapshot()}, now)
 	if err != nil {
 		return res, err
 	}

@@ -38,6 +38,8 @@ type TryScope struct {
 	AllFacilities bool
 	Facilities    []int64
 	MaxEvents     int // TryMaxEvents when 0
+	// Tables enrich the events as the engine does (nil: none loaded).
+	Tables *Snapshot
 }
 
 // TryHit is one alert the rules would have raised.
@@ -119,7 +121,7 @@ func TryRules(ctx context.Context, log LogSearch, rules []*sigma.Rule, corrs []*
 	var matched []*sigma.Rule
 	for i := range events {
 		ev := &events[i]
-		ae := accessEvent{ev}
+		ae := accessEvent{ev, scope.Tables}
 		matched = index.Match(ae, matched[:0])
 		for _, r := range matched {
 			if shown[r.Key()] {
