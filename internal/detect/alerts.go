@@ -39,6 +39,7 @@ type Alert struct {
 	State     string // StateNew, StateAcknowledged, StateTrue or StateFalse (review.go)
 	Assignee  string // the login of who took it; "" for no one
 	dedup     string
+	event     *audit.Event // a rule's alert's event, while the engine writes it (suppressions)
 }
 
 // ruleAlert makes an alert of one event a rule matched. Its group is the
@@ -47,6 +48,7 @@ func ruleAlert(r *sigma.Rule, e *audit.Event) Alert {
 	a := Alert{Facility: e.Facility, RuleID: r.Key(), Title: r.Title, Level: r.Level,
 		Seqs: []int64{e.Seq}, Total: 1, FirstSeq: e.Seq, LastSeq: e.Seq, FirstTime: e.Time, LastTime: e.Time,
 		dedup: fmt.Sprintf("r|%s|%d", r.Key(), e.Seq)}
+	a.event = e
 	if e.Actor.ID != "" {
 		a.Group = []sigma.GroupValue{{Field: "user", Value: e.Actor.ID}}
 	}

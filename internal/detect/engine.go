@@ -67,6 +67,8 @@ type Engine struct {
 	// open are the open alerts the engine wrote or joined, while the
 	// correlator is in step with the stored state (cleared with it).
 	open map[openKey]*openAlert
+	// suppress are the suppressions in force (suppress_engine.go).
+	suppress suppressions
 }
 
 // EngineOption configures NewEngine.
@@ -195,6 +197,11 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 		clear(en.open)
 	}
 	for i := range alerts {
+		if held, err := en.suppressed(ctx, tx, &alerts[i], now); err != nil {
+			return err
+		} else if held {
+			continue // kept back by a suppression, and counted there
+		}
 		if alerts[i].Correlation == "" {
 			joined, err := joinOpenAlert(ctx, tx, en.open, &alerts[i])
 			if err != nil {
