@@ -75,6 +75,7 @@ func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) err
 	review := web.Perm(PermAlertsReview)
 	srv.Handle(http.MethodPost, "/alerts/{id}", review, h.reviewPost)
 	srv.Handle(http.MethodPatch, "/api/v1/detect/alerts/{id}", review, h.apiReview)
+	h.registerSuppressions() // suppress_ui.go
 	srv.AddNav(web.NavItem{Path: "/alerts", LabelID: "nav.alerts", Access: read, Order: 15})
 	srv.AddCard(web.Card{ID: "alerts", TitleID: "detect.card.title", Access: read, Order: 10, Stats: h.card})
 	return nil
