@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/anzen-health/anzen/internal/app/apptest"
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 )
 
@@ -37,128 +39,200 @@ func breakGlassAt(t *testing.T, e *apptest.Env, user string) {
 	}
 }
 
-// TestAlertOps_SuppressAlertsLikeThisFromTheAlertsPage makes a
-// suppression from an alert's page, sees it keep back the next alert of
-// the same user and count it, and ends it through the API.
-func TestAlertOps_SuppressAlertsLikeThisFromTheAlertsPage(t *testing.T) {
+// TestAlertOps handles alerts on one anzen per database: suppressing
+// them, assigning them.
+func TestAlertOps(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			e := apptest.New(t, d)
-			ctx := context.Background()
-			breakGlassAt(t, e, "doctor-7")
-			alerts, _ := detect.Alerts(ctx, e.App.DB, 10)
-			if len(alerts) != 1 {
-				t.Fatalf("%d alerts", len(alerts))
-			}
-			a := alerts[0]
-			csirt := e.Login(t, e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1}))
-			auditor := e.Login(t, e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities}))
-
-			body := apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", a.ID), nil))
-			if !strings.Contains(body, fmt.Sprintf(`href="/alerts/suppressions/new?alert=%d"`, a.ID)) {
-				t.Fatal("the alert's page offers no suppression")
-			}
-			if body := apptest.ReadBody(t, e.Do(t, auditor, "GET", fmt.Sprintf("/alerts/%d", a.ID), nil)); strings.Contains(body, "suppress-like-this") {
-				t.Error("the auditor is offered a suppression")
-			}
-			// The form is prefilled with the alert's facility, rule and user.
-			body = apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/suppressions/new?alert=%d", a.ID), nil))
-			for _, want := range []string{`name="facility" min="0" required value="1"`, `value="` + a.RuleID + `"`, `name="cond_user" maxlength="200" value="doctor-7"`} {
-				if !strings.Contains(body, want) {
-					t.Errorf("the form lacks %q", want)
-				}
-			}
-			ends := e.App.Clock.Now().Add(3 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600)).Format(time.DateOnly)
-			form := url.Values{"facility": {"1"}, "rule_id": {a.RuleID}, "cond_user": {"doctor-7"}, "reason": {""}, "ends": {ends}}
-			// Without a reason it is refused with a message, what was typed kept.
-			resp := e.Do(t, csirt, "POST", "/alerts/suppressions", form.Encode())
-			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity ||
-				!strings.Contains(body, "理由を入力してください") || !strings.Contains(body, `value="doctor-7"`) {
-				t.Errorf("no reason: %d", resp.StatusCode)
-			}
-			form.Set("reason", "夜間の緊急時アクセス訓練")
-			if resp := e.Do(t, auditor, "POST", "/alerts/suppressions", form.Encode()); resp.StatusCode != http.StatusForbidden {
-				t.Errorf("the auditor suppresses: %d", resp.StatusCode)
-			}
-			resp = e.Do(t, csirt, "POST", "/alerts/suppressions", form.Encode())
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusSeeOther {
-				t.Fatalf("POST /alerts/suppressions: %d", resp.StatusCode)
-			}
-
-			// The same user's next break-glass is kept back and counted;
-			// another user's is raised.
-			breakGlassAt(t, e, "doctor-7")
-			breakGlassAt(t, e, "doctor-8")
-			if alerts, _ := detect.Alerts(ctx, e.App.DB, 10); len(alerts) != 2 || alerts[0].Group[0].Value != "doctor-8" || alerts[1].Total != 1 {
-				t.Fatalf("alerts after the suppression: %+v", alerts)
-			}
-			body = apptest.ReadBody(t, e.Do(t, auditor, "GET", "/alerts/suppressions", nil))
-			if !strings.Contains(body, `id="suppressions-active-table"`) || !strings.Contains(body, "夜間の緊急時アクセス訓練") ||
-				!strings.Contains(body, `<td class="num">1<br>`) || strings.Contains(body, `/end"`) {
-				t.Errorf("the auditor's list:\n%s", body)
-			}
-
-			// The API lists it and ends it; ending again is a conflict.
-			resp = e.Do(t, csirt, "GET", "/api/v1/detect/suppressions", nil)
-			var list detect.SuppressionsJSON
-			if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Suppressions) != 1 || list.Suppressions[0].Hits != 1 ||
-				!list.Suppressions[0].Active || list.Suppressions[0].CreatedBy != "csirt01" {
-				t.Fatalf("API list: %+v %v", list, err)
-			}
-			resp.Body.Close()
-			end := fmt.Sprintf("/api/v1/detect/suppressions/%d/end", list.Suppressions[0].ID)
-			resp = e.Do(t, csirt, "POST", end, map[string]any{"comment": "訓練終了"})
-			var ended detect.SuppressionJSON
-			if err := json.NewDecoder(resp.Body).Decode(&ended); err != nil || resp.StatusCode != http.StatusOK || ended.Active || ended.EndedBy != "csirt01" {
-				t.Fatalf("end: %d %+v %v", resp.StatusCode, ended, err)
-			}
-			resp.Body.Close()
-			resp = e.Do(t, csirt, "POST", end, map[string]any{})
-			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "suppression-ended") {
-				t.Errorf("ended twice: %d %s", resp.StatusCode, body)
-			}
-			breakGlassAt(t, e, "doctor-7")
-			if alerts, _ := detect.Alerts(ctx, e.App.DB, 10); len(alerts) != 2 || alerts[1].Total != 2 {
-				t.Errorf("after the end the alert is raised (joining the open one): %+v", alerts)
-			}
-
-			// Bad requests of the API: problems, nothing stored.
-			for _, c := range []struct {
-				body any
-				code int
-				kind string
-			}{
-				{map[string]any{"facility": 1, "reason": "x", "ends": e.App.Clock.Now().Add(time.Hour)}, 422, "validation"},
-				{map[string]any{"facility": 1, "rule_id": a.RuleID, "reason": "x", "ends": e.App.Clock.Now().Add(100 * 24 * time.Hour)}, 422, "validation"},
-				{map[string]any{"facility": 2, "rule_id": a.RuleID, "reason": "x", "ends": e.App.Clock.Now().Add(time.Hour)}, 422, "validation"},
-				{map[string]any{"facility": 1, "rule_id": a.RuleID, "reason": "x", "ends": "tomorrow"}, 400, "invalid-json"},
-				{map[string]any{"facility": 1, "rule": a.RuleID}, 400, "unknown-field"},
-			} {
-				resp := e.Do(t, csirt, "POST", "/api/v1/detect/suppressions", c.body)
-				if body := apptest.ReadBody(t, resp); resp.StatusCode != c.code || !strings.Contains(body, c.kind) {
-					t.Errorf("POST %v: %d %s", c.body, resp.StatusCode, body)
-				}
-			}
-			if resp := e.Do(t, csirt, "GET", "/api/v1/detect/suppressions?state=all", nil); apptest.ReadBody(t, resp) == "" ||
-				resp.StatusCode != http.StatusOK {
-				t.Errorf("state=all: %d", resp.StatusCode)
-			}
-			if resp := e.Do(t, csirt, "GET", "/api/v1/detect/suppressions?state=x", nil); resp.StatusCode != http.StatusBadRequest {
-				t.Errorf("state=x: %d", resp.StatusCode)
-			}
-			n := 0
-			for _, st := range []bool{true, false} {
-				l, _ := detect.Suppressions(ctx, e.App.DB, detect.AlertQuery{AllFacilities: true, Limit: 50}, st, e.App.Clock.Now())
-				n += len(l)
-			}
-			if n != 1 {
-				t.Errorf("%d suppressions stored", n)
-			}
-			recs, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: "alert.suppression.", AllFacilities: true})
-			if err != nil || len(recs) != 2 || recs[0].Action != detect.ActionSuppressionEnd || recs[0].Detail["comment"] != "訓練終了" {
-				t.Errorf("audit log: %+v %v", recs, err)
-			}
+			csirt01 := e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1})
+			auditor01 := e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities})
+			t.Run("suppress alerts like this", func(t *testing.T) { suppressAlertsLikeThis(t, e, csirt01, auditor01) })
+			t.Run("assign an alert", func(t *testing.T) { assignAnAlert(t, e, csirt01) })
 		})
+	}
+}
+
+// suppressAlertsLikeThis makes a suppression from an alert's page, sees
+// it keep back the next alert of the same user and count it, and ends it
+// through the API.
+func suppressAlertsLikeThis(t *testing.T, e *apptest.Env, csirt01, auditor01 *apptest.User) {
+	ctx := context.Background()
+	breakGlassAt(t, e, "doctor-7")
+	alerts, _ := detect.Alerts(ctx, e.App.DB, 10)
+	if len(alerts) != 1 {
+		t.Fatalf("%d alerts", len(alerts))
+	}
+	a := alerts[0]
+	csirt, auditor := e.Login(t, csirt01), e.Login(t, auditor01)
+
+	body := apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", a.ID), nil))
+	if !strings.Contains(body, fmt.Sprintf(`href="/alerts/suppressions/new?alert=%d"`, a.ID)) {
+		t.Fatal("the alert's page offers no suppression")
+	}
+	if body := apptest.ReadBody(t, e.Do(t, auditor, "GET", fmt.Sprintf("/alerts/%d", a.ID), nil)); strings.Contains(body, "suppress-like-this") {
+		t.Error("the auditor is offered a suppression")
+	}
+	// The form is prefilled with the alert's facility, rule and user.
+	body = apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/suppressions/new?alert=%d", a.ID), nil))
+	for _, want := range []string{`name="facility" min="0" required value="1"`, `value="` + a.RuleID + `"`, `name="cond_user" maxlength="200" value="doctor-7"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the form lacks %q", want)
+		}
+	}
+	ends := e.App.Clock.Now().Add(3 * 24 * time.Hour).In(time.FixedZone("JST", 9*3600)).Format(time.DateOnly)
+	form := url.Values{"facility": {"1"}, "rule_id": {a.RuleID}, "cond_user": {"doctor-7"}, "reason": {""}, "ends": {ends}}
+	// Without a reason it is refused with a message, what was typed kept.
+	resp := e.Do(t, csirt, "POST", "/alerts/suppressions", form.Encode())
+	if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity ||
+		!strings.Contains(body, "理由を入力してください") || !strings.Contains(body, `value="doctor-7"`) {
+		t.Errorf("no reason: %d", resp.StatusCode)
+	}
+	form.Set("reason", "夜間の緊急時アクセス訓練")
+	if resp := e.Do(t, auditor, "POST", "/alerts/suppressions", form.Encode()); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the auditor suppresses: %d", resp.StatusCode)
+	}
+	resp = e.Do(t, csirt, "POST", "/alerts/suppressions", form.Encode())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("POST /alerts/suppressions: %d", resp.StatusCode)
+	}
+
+	// The same user's next break-glass is kept back and counted;
+	// another user's is raised.
+	breakGlassAt(t, e, "doctor-7")
+	breakGlassAt(t, e, "doctor-8")
+	if alerts, _ := detect.Alerts(ctx, e.App.DB, 10); len(alerts) != 2 || alerts[0].Group[0].Value != "doctor-8" || alerts[1].Total != 1 {
+		t.Fatalf("alerts after the suppression: %+v", alerts)
+	}
+	body = apptest.ReadBody(t, e.Do(t, auditor, "GET", "/alerts/suppressions", nil))
+	if !strings.Contains(body, `id="suppressions-active-table"`) || !strings.Contains(body, "夜間の緊急時アクセス訓練") ||
+		!strings.Contains(body, `<td class="num">1<br>`) || strings.Contains(body, `/end"`) {
+		t.Errorf("the auditor's list:\n%s", body)
+	}
+
+	// The API lists it and ends it; ending again is a conflict.
+	resp = e.Do(t, csirt, "GET", "/api/v1/detect/suppressions", nil)
+	var list detect.SuppressionsJSON
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil || len(list.Suppressions) != 1 || list.Suppressions[0].Hits != 1 ||
+		!list.Suppressions[0].Active || list.Suppressions[0].CreatedBy != "csirt01" {
+		t.Fatalf("API list: %+v %v", list, err)
+	}
+	resp.Body.Close()
+	end := fmt.Sprintf("/api/v1/detect/suppressions/%d/end", list.Suppressions[0].ID)
+	resp = e.Do(t, csirt, "POST", end, map[string]any{"comment": "訓練終了"})
+	var ended detect.SuppressionJSON
+	if err := json.NewDecoder(resp.Body).Decode(&ended); err != nil || resp.StatusCode != http.StatusOK || ended.Active || ended.EndedBy != "csirt01" {
+		t.Fatalf("end: %d %+v %v", resp.StatusCode, ended, err)
+	}
+	resp.Body.Close()
+	resp = e.Do(t, csirt, "POST", end, map[string]any{})
+	if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusConflict || !strings.Contains(body, "suppression-ended") {
+		t.Errorf("ended twice: %d %s", resp.StatusCode, body)
+	}
+	breakGlassAt(t, e, "doctor-7")
+	if alerts, _ := detect.Alerts(ctx, e.App.DB, 10); len(alerts) != 2 || alerts[1].Total != 2 {
+		t.Errorf("after the end the alert is raised (joining the open one): %+v", alerts)
+	}
+
+	// Bad requests of the API: problems, nothing stored.
+	for _, c := range []struct {
+		body any
+		code int
+		kind string
+	}{
+		{map[string]any{"facility": 1, "reason": "x", "ends": e.App.Clock.Now().Add(time.Hour)}, 422, "validation"},
+		{map[string]any{"facility": 1, "rule_id": a.RuleID, "reason": "x", "ends": e.App.Clock.Now().Add(100 * 24 * time.Hour)}, 422, "validation"},
+		{map[string]any{"facility": 2, "rule_id": a.RuleID, "reason": "x", "ends": e.App.Clock.Now().Add(time.Hour)}, 422, "validation"},
+		{map[string]any{"facility": 1, "rule_id": a.RuleID, "reason": "x", "ends": "tomorrow"}, 400, "invalid-json"},
+		{map[string]any{"facility": 1, "rule": a.RuleID}, 400, "unknown-field"},
+	} {
+		resp := e.Do(t, csirt, "POST", "/api/v1/detect/suppressions", c.body)
+		if body := apptest.ReadBody(t, resp); resp.StatusCode != c.code || !strings.Contains(body, c.kind) {
+			t.Errorf("POST %v: %d %s", c.body, resp.StatusCode, body)
+		}
+	}
+	if resp := e.Do(t, csirt, "GET", "/api/v1/detect/suppressions?state=all", nil); apptest.ReadBody(t, resp) == "" ||
+		resp.StatusCode != http.StatusOK {
+		t.Errorf("state=all: %d", resp.StatusCode)
+	}
+	if resp := e.Do(t, csirt, "GET", "/api/v1/detect/suppressions?state=x", nil); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("state=x: %d", resp.StatusCode)
+	}
+	n := 0
+	for _, st := range []bool{true, false} {
+		l, _ := detect.Suppressions(ctx, e.App.DB, detect.AlertQuery{AllFacilities: true, Limit: 50}, st, e.App.Clock.Now())
+		n += len(l)
+	}
+	if n != 1 {
+		t.Errorf("%d suppressions stored", n)
+	}
+	recs, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: "alert.suppression.", AllFacilities: true})
+	if err != nil || len(recs) != 2 || recs[0].Action != detect.ActionSuppressionEnd || recs[0].Detail["comment"] != "訓練終了" {
+		t.Errorf("audit log: %+v %v", recs, err)
+	}
+}
+
+// assignAnAlert gives an alert to another reviewer of its facility by the
+// page's form, refuses people who may not review it, and finds it among
+// the alerts assigned to that reviewer.
+func assignAnAlert(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
+	ctx := context.Background()
+	breakGlassAt(t, e, "doctor-9")
+	alerts, _ := detect.ListAlerts(ctx, e.App.DB, detect.AlertQuery{AllFacilities: true, Limit: 1})
+	a := alerts[0]
+	f2, err := e.App.Identity.CreateFacility(ctx, identity.SystemActor, identity.Facility{Code: "east", NameJA: "東病院", NameEN: "East Hospital"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.CreateUser(t, "ciso02", true, authz.Grant{Role: authz.CISO, Facility: f2.ID})
+	csirt02 := e.Login(t, e.CreateUser(t, "csirt02", true, authz.Grant{Role: authz.CSIRT, Facility: 1}))
+	path := fmt.Sprintf("/alerts/%d", a.ID)
+	body := apptest.ReadBody(t, e.Do(t, csirt02, "GET", path, nil))
+	for want, in := range map[string]bool{`<option value="csirt01">`: true, `<option value="csirt02">`: true,
+		`<option value="ciso02">`: false, `<option value="auditor01">`: false} {
+		if strings.Contains(body, want) != in {
+			t.Errorf("the choice of assignees: %s shown = %v", want, !in)
+		}
+	}
+	// Facility 2's CISO may not review facility 1's alerts.
+	resp := e.Do(t, csirt02, "POST", path, "assignee=ciso02")
+	if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "この施設の警告を確認できる人にだけ") {
+		t.Errorf("assigned to ciso02: %d", resp.StatusCode)
+	}
+	resp = e.Do(t, csirt02, "POST", path, "assignee=csirt01&comment=夜勤明けに確認をお願いします")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("assign: %d", resp.StatusCode)
+	}
+	if body := apptest.ReadBody(t, e.Do(t, csirt02, "GET", path, nil)); !strings.Contains(body, `id="alert-assignee">csirt01`) {
+		t.Error("the page does not show the assignee")
+	}
+	api := fmt.Sprintf("/api/v1/detect/alerts/%d", a.ID)
+	for _, c := range []map[string]any{{"assignee": "auditor01"}, {"assignee": "nobody"}, {"assignee": "csirt02", "take": true}} {
+		resp := e.Do(t, csirt02, "PATCH", api, c)
+		if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"assignee"`) {
+			t.Errorf("PATCH %v: %d %s", c, resp.StatusCode, body)
+		}
+	}
+	// Assigned to csirt01: in csirt01's list of "assigned to me", not in
+	// csirt02's.
+	mine := func(c *http.Client) int {
+		body := apptest.ReadBody(t, e.Do(t, c, "GET", "/alerts?assignee=me", nil))
+		return len(regexp.MustCompile(fmt.Sprintf(`<tr>\s*<td><a href="/alerts/%d">`, a.ID)).FindAllString(body, -1))
+	}
+	csirt := e.Login(t, csirt01)
+	if mine(csirt) != 1 || mine(csirt02) != 0 {
+		t.Errorf("assigned to me: csirt01 %d, csirt02 %d", mine(csirt), mine(csirt02))
+	}
+	resp = e.Do(t, csirt, "GET", "/api/v1/detect/alerts?assignee=me", nil)
+	var page detect.AlertsJSON
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || len(page.Alerts) != 1 || page.Alerts[0].ID != a.ID {
+		t.Errorf("API assignee=me: %+v %v", page, err)
+	}
+	resp.Body.Close()
+	recs, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: detect.ActionReview, AllFacilities: true})
+	if err != nil || len(recs) != 1 || recs[0].Detail["assignee"] != "csirt01" || recs[0].ActorLogin != "csirt02" {
+		t.Errorf("audit log: %+v %v", recs, err)
 	}
 }

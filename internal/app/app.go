@@ -210,7 +210,7 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		Facilities: a.facilityIDs}); err != nil {
 		return nil, nil, err
 	}
-	if err := detect.Register(srv, a.DB, a.Detect, a.Audit); err != nil {
+	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, detect.WithPeople(alertPeople{a})); err != nil {
 		return nil, nil, err
 	}
 	a.registerShell(srv)

@@ -199,6 +199,7 @@ type AlertQuery struct {
 	AllFacilities bool
 	Facilities    []int64
 	States        []string // only these states; all when empty
+	Assignee      string   // only the alerts assigned to this login; all when empty
 	Before        int64
 	Limit         int
 }
@@ -248,6 +249,10 @@ func ListAlerts(ctx context.Context, d db.Querier, q AlertQuery) ([]Alert, error
 	if q.Before > 0 {
 		where += " AND id < ?"
 		args = append(args, q.Before)
+	}
+	if q.Assignee != "" {
+		where += " AND assignee = ?"
+		args = append(args, q.Assignee)
 	}
 	if len(q.States) > 0 {
 		where += " AND state IN (?" + strings.Repeat(", ?", len(q.States)-1) + ")"

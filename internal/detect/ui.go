@@ -54,11 +54,13 @@ type handlers struct {
 	db  *db.DB
 	en  *Engine
 	rec selfaudit.Recorder
+	// people may be given alerts (assign.go); nil: alerts are only taken
+	people People
 }
 
 // Register adds the alert pages, API routes, navigation entry and
 // dashboard card to srv; reviews of alerts are recorded through rec.
-func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) error {
+func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder, opts ...RegisterOption) error {
 	pages, err := fs.Sub(templatesFS, "templates")
 	if err != nil {
 		return err
@@ -67,6 +69,9 @@ func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder) err
 		return fmt.Errorf("detect pages: %w", err)
 	}
 	h := &handlers{srv: srv, db: d, en: en, rec: rec}
+	for _, o := range opts {
+		o(h)
+	}
 	read := web.Perm(PermAlertsRead)
 	srv.Handle(http.MethodGet, "/alerts", read, h.listPage)
 	srv.Handle(http.MethodGet, "/alerts/{id}", read, h.alertPage)
@@ -121,6 +126,7 @@ type detailView struct {
 	Notes      []noteView
 	Deliveries []Delivery
 	CanReview  bool
+	People     []Person // whom the alert may be assigned to (assign.go)
 	States     []stateOption
 	Form       Review // what was typed, when it is shown again with Error
 	Error      string
@@ -150,6 +156,7 @@ type listView struct {
 	Rows     []alertView
 	OlderURL string
 	State    string        // the filter: open, all or a state
+	Mine     bool          // only the alerts assigned to the caller
 	Filters  []stateOption // the choices of the filter
 	Chart    chart.Bar     // the alerts of the last 30 days, whatever their state
 }
@@ -171,13 +178,17 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 		state = "open"
 	}
 	q.Before, q.States = before, states
+	mine := r.URL.Query().Get("assignee") == "me"
+	if mine {
+		q.Assignee = web.PrincipalOf(r).Login
+	}
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	v := &listView{State: state}
+	v := &listView{State: state, Mine: mine}
 	if v.Chart, err = h.alertsChart(r, query(r)); err != nil {
 		h.srv.Log().Error("count alerts by day", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
@@ -191,6 +202,9 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(alerts) == alertsPageSize {
 		v.OlderURL = "/alerts?state=" + state + "&before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
+		if mine {
+			v.OlderURL += "&assignee=me"
+		}
 	}
 	h.srv.Render(w, r, http.StatusOK, "detect/alerts", v)
 }
@@ -224,6 +238,9 @@ func (h *handlers) detail(r *http.Request, a Alert) *detailView {
 	for _, n := range notes {
 		v.Notes = append(v.Notes, noteView{Note: n, FromLabel: h.srv.T(r, "detect.state."+n.From, nil),
 			ToLabel: h.srv.T(r, "detect.state."+n.To, nil)})
+	}
+	if v.CanReview {
+		v.People = h.reviewersOf(r.Context(), a)
 	}
 	for _, st := range States {
 		v.States = append(v.States, stateOption{Value: st, Label: h.srv.T(r, "detect.state."+st, nil)})
