@@ -8,6 +8,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/detect/sigma"
+	"github.com/anzen-health/anzen/internal/platform/config"
 )
 
 // The detection engine runs the built-in rule pack and the hospital's
@@ -58,6 +59,12 @@ func (a *App) detectNotify() (detect.Notify, error) {
 	if a.Mail.Enabled() {
 		n.Mailer = a.Mail
 	}
+	if n.Routes, err = detectRoutes(c); err != nil {
+		return n, err
+	}
+	if len(c.NotifyOnCall) > 0 {
+		n.OnCall = detect.OnCallList(c.NotifyOnCall)
+	}
 	if c.NotifyWebhookSecretFile != "" {
 		secret, err := readSecretFile(c.NotifyWebhookSecretFile)
 		if err != nil {
@@ -80,4 +87,21 @@ func (a *App) runDetect(ctx context.Context) {
 	wg.Go(func() { a.Detect.RunNotify(ctx, notifyPoll) })
 	a.Detect.Run(ctx, detectPoll)
 	wg.Wait()
+}
+
+// detectRoutes are the routes of detect.notify.routes.
+func detectRoutes(c config.DetectConfig) ([]detect.Route, error) {
+	routes, err := c.NotifyRoutes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]detect.Route, 0, len(routes))
+	for _, r := range routes {
+		level, err := sigma.ParseLevel(r.MinLevel)
+		if err != nil {
+			return nil, fmt.Errorf("detect.notify.routes: %w", err)
+		}
+		out = append(out, detect.Route{MinLevel: level, Tags: r.Tags, Mail: r.Mail, Webhooks: r.Webhooks})
+	}
+	return out, nil
 }

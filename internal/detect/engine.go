@@ -219,7 +219,7 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 			en.open[key] = &openAlert{id: alerts[i].ID, seqs: alerts[i].Seqs}
 		}
 		if inserted && en.notify != nil {
-			if err := en.notify.enqueue(ctx, tx, alerts[i].ID, alerts[i].Level, now); err != nil {
+			if err := en.enqueue(ctx, tx, &alerts[i], now); err != nil { // notify_routes.go
 				return err
 			}
 		}
