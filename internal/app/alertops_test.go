@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/platform/authz"
+	"github.com/anzen-health/anzen/internal/platform/config"
 )
 
 // breakGlassAt appends a break-glass access of user in facility 1 at the
@@ -44,11 +46,16 @@ func breakGlassAt(t *testing.T, e *apptest.Env, user string) {
 func TestAlertOps(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			e := apptest.New(t, d)
+			down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(down.Close)
+			e := apptest.New(t, d, func(c *config.Config) { c.Detect.NotifyWebhooks = []string{down.URL + "/hook"} })
 			csirt01 := e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1})
 			auditor01 := e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities})
 			t.Run("suppress alerts like this", func(t *testing.T) { suppressAlertsLikeThis(t, e, csirt01, auditor01) })
 			t.Run("assign an alert", func(t *testing.T) { assignAnAlert(t, e, csirt01) })
+			t.Run("the card warns of notifications given up", func(t *testing.T) { cardWarnsOfGivenUp(t, e, csirt01) })
 		})
 	}
 }
@@ -234,5 +241,41 @@ func assignAnAlert(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
 	recs, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: detect.ActionReview, AllFacilities: true})
 	if err != nil || len(recs) != 1 || recs[0].Detail["assignee"] != "csirt01" || recs[0].ActorLogin != "csirt02" {
 		t.Errorf("audit log: %+v %v", recs, err)
+	}
+}
+
+// cardWarnsOfGivenUp lets the webhook, which is down, fail for more than
+// a day, and reads the dashboard's alerts card and its link.
+func cardWarnsOfGivenUp(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
+	ctx := context.Background()
+	csirt := e.Login(t, csirt01)
+	card := func() string {
+		return regexp.MustCompile(`(?s)id="card-alerts".*?</section>`).FindString(apptest.ReadBody(t, e.Do(t, csirt, "GET", "/", nil)))
+	}
+	if strings.Contains(card(), "送れなかった通知") {
+		t.Fatal("the card warns before anything was given up")
+	}
+	for range 2 {
+		if _, err := e.App.Detect.Deliver(ctx); err != nil {
+			t.Fatal(err)
+		}
+		e.Clock.Advance(25 * time.Hour)
+	}
+	csirt = e.Login(t, csirt01) // the session ended meanwhile
+	alerts, _ := detect.ListAlerts(ctx, e.App.DB, detect.AlertQuery{Facilities: []int64{1}, Limit: 50})
+	c := card()
+	if !regexp.MustCompile(fmt.Sprintf(`(?s)>%d</span>(</a>)?\s*<span class="stat-label">送れなかった通知`, len(alerts))).MatchString(c) ||
+		!strings.Contains(c, `href="/alerts?state=all&amp;delivery=given_up"`) {
+		t.Errorf("the card, with %d alerts whose webhook was given up:\n%s", len(alerts), c)
+	}
+	body := apptest.ReadBody(t, e.Do(t, csirt, "GET", "/alerts?state=all&delivery=given_up", nil))
+	if n := len(regexp.MustCompile(`<tr>\s*<td><a href="/alerts/\d+"`).FindAllString(body, -1)); n != len(alerts) {
+		t.Errorf("the list of alerts given up shows %d, want %d", n, len(alerts))
+	}
+	// A week later the card no longer warns.
+	e.Clock.Advance(8 * 24 * time.Hour)
+	csirt = e.Login(t, csirt01)
+	if strings.Contains(card(), "送れなかった通知") {
+		t.Error("the card still warns a week later")
 	}
 }

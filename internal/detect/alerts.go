@@ -200,6 +200,7 @@ type AlertQuery struct {
 	Facilities    []int64
 	States        []string // only these states; all when empty
 	Assignee      string   // only the alerts assigned to this login; all when empty
+	GivenUp       bool     // only the alerts with a notification given up
 	Before        int64
 	Limit         int
 }
@@ -253,6 +254,9 @@ func ListAlerts(ctx context.Context, d db.Querier, q AlertQuery) ([]Alert, error
 	if q.Assignee != "" {
 		where += " AND assignee = ?"
 		args = append(args, q.Assignee)
+	}
+	if q.GivenUp {
+		where += " AND id IN (SELECT alert_id FROM detect_notifications WHERE sent < 0)"
 	}
 	if len(q.States) > 0 {
 		where += " AND state IN (?" + strings.Repeat(", ?", len(q.States)-1) + ")"

@@ -157,6 +157,7 @@ type listView struct {
 	OlderURL string
 	State    string        // the filter: open, all or a state
 	Mine     bool          // only the alerts assigned to the caller
+	GivenUp  bool          // only the alerts with a notification given up
 	Filters  []stateOption // the choices of the filter
 	Chart    chart.Bar     // the alerts of the last 30 days, whatever their state
 }
@@ -182,13 +183,14 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 	if mine {
 		q.Assignee = web.PrincipalOf(r).Login
 	}
+	q.GivenUp = r.URL.Query().Get("delivery") == "given_up"
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	v := &listView{State: state, Mine: mine}
+	v := &listView{State: state, Mine: mine, GivenUp: q.GivenUp}
 	if v.Chart, err = h.alertsChart(r, query(r)); err != nil {
 		h.srv.Log().Error("count alerts by day", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
@@ -204,6 +206,9 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 		v.OlderURL = "/alerts?state=" + state + "&before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
 		if mine {
 			v.OlderURL += "&assignee=me"
+		}
+		if q.GivenUp {
+			v.OlderURL += "&delivery=given_up"
 		}
 	}
 	h.srv.Render(w, r, http.StatusOK, "detect/alerts", v)
@@ -294,6 +299,13 @@ func (h *handlers) card(r *http.Request) ([]web.Stat, error) {
 	}
 	if counts[sigma.LevelMedium] > 0 {
 		stats[1].Level = "warn"
+	}
+	given, err := h.givenUpStat(r) // notify_health.go
+	if err != nil {
+		return nil, err
+	}
+	if given != nil {
+		stats = append(stats, *given)
 	}
 	return stats, nil
 }
