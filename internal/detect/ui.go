@@ -56,6 +56,7 @@ type handlers struct {
 	rec selfaudit.Recorder
 	// people may be given alerts (assign.go); nil: alerts are only taken
 	people People
+	esc    Escalator // escalate.go; nil: alerts are not escalated here
 }
 
 // Register adds the alert pages, API routes, navigation entry and
@@ -81,6 +82,7 @@ func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder, opt
 	srv.Handle(http.MethodPost, "/alerts/{id}", review, h.reviewPost)
 	srv.Handle(http.MethodPatch, "/api/v1/detect/alerts/{id}", review, h.apiReview)
 	h.registerSuppressions() // suppress_ui.go
+	h.registerEscalation()   // escalate.go
 	srv.AddNav(web.NavItem{Path: "/alerts", LabelID: "nav.alerts", Access: read, Order: 15})
 	srv.AddCard(web.Card{ID: "alerts", TitleID: "detect.card.title", Access: read, Order: 10, Stats: h.card})
 	return nil
@@ -127,6 +129,7 @@ type detailView struct {
 	Deliveries []Delivery
 	CanReview  bool
 	People     []Person // whom the alert may be assigned to (assign.go)
+	Ops        alertOps // its incident (escalate.go)
 	States     []stateOption
 	Form       Review // what was typed, when it is shown again with Error
 	Error      string
@@ -247,6 +250,7 @@ func (h *handlers) detail(r *http.Request, a Alert) *detailView {
 	if v.CanReview {
 		v.People = h.reviewersOf(r.Context(), a)
 	}
+	v.Ops = h.alertOps(r, a, v.CanReview)
 	for _, st := range States {
 		v.States = append(v.States, stateOption{Value: st, Label: h.srv.T(r, "detect.state."+st, nil)})
 	}

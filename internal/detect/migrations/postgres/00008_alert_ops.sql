@@ -1,7 +1,8 @@
 -- Handling alerts: suppressions (alerts like these are not raised for a
 -- while, with the reason, and counted so that reviewers see them work),
 -- and a generation number that tells every instance to read them again
--- when one changes them.
+-- when one changes them; and the incident an alert was escalated into
+-- (by the incident part, through detect.Escalator), one per alert.
 
 -- +goose Up
 CREATE TABLE detect_suppressions (
@@ -28,6 +29,15 @@ CREATE TABLE detect_generations (
 );
 INSERT INTO detect_generations (name, gen) VALUES ('suppressions', 1);
 
+CREATE TABLE detect_alert_incidents (
+    alert_id BIGINT PRIMARY KEY REFERENCES detect_alerts (id),
+    ref      TEXT   NOT NULL,
+    url      TEXT   NOT NULL,
+    at       BIGINT NOT NULL,
+    by_login TEXT   NOT NULL
+);
+
 -- +goose Down
+DROP TABLE detect_alert_incidents;
 DROP TABLE detect_generations;
 DROP TABLE detect_suppressions;
