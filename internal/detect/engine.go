@@ -196,12 +196,11 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 	if len(en.open) > maxOpenRemembered {
 		clear(en.open)
 	}
+	alerts, err := en.withoutSuppressed(ctx, tx, alerts, now) // suppress_engine.go
+	if err != nil {
+		return err
+	}
 	for i := range alerts {
-		if held, err := en.suppressed(ctx, tx, &alerts[i], now); err != nil {
-			return err
-		} else if held {
-			continue // kept back by a suppression, and counted there
-		}
 		if alerts[i].Correlation == "" {
 			joined, err := joinOpenAlert(ctx, tx, en.open, &alerts[i])
 			if err != nil {
