@@ -52,9 +52,10 @@ func TestAlertOps(t *testing.T) {
 			t.Cleanup(down.Close)
 			e := apptest.New(t, d, func(c *config.Config) { c.Detect.NotifyWebhooks = []string{down.URL + "/hook"} })
 			csirt01 := e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1})
-			auditor01 := e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities})
-			t.Run("suppress alerts like this", func(t *testing.T) { suppressAlertsLikeThis(t, e, csirt01, auditor01) })
-			t.Run("assign an alert", func(t *testing.T) { assignAnAlert(t, e, csirt01) })
+			csirt := e.Login(t, csirt01)
+			auditor := e.Login(t, e.CreateUser(t, "auditor01", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities}))
+			t.Run("suppress alerts like this", func(t *testing.T) { suppressAlertsLikeThis(t, e, csirt, auditor) })
+			t.Run("assign an alert", func(t *testing.T) { assignAnAlert(t, e, csirt) })
 			t.Run("the card warns of notifications given up", func(t *testing.T) { cardWarnsOfGivenUp(t, e, csirt01) })
 		})
 	}
@@ -63,7 +64,7 @@ func TestAlertOps(t *testing.T) {
 // suppressAlertsLikeThis makes a suppression from an alert's page, sees
 // it keep back the next alert of the same user and count it, and ends it
 // through the API.
-func suppressAlertsLikeThis(t *testing.T, e *apptest.Env, csirt01, auditor01 *apptest.User) {
+func suppressAlertsLikeThis(t *testing.T, e *apptest.Env, csirt, auditor *http.Client) {
 	ctx := context.Background()
 	breakGlassAt(t, e, "doctor-7")
 	alerts, _ := detect.Alerts(ctx, e.App.DB, 10)
@@ -71,7 +72,6 @@ func suppressAlertsLikeThis(t *testing.T, e *apptest.Env, csirt01, auditor01 *ap
 		t.Fatalf("%d alerts", len(alerts))
 	}
 	a := alerts[0]
-	csirt, auditor := e.Login(t, csirt01), e.Login(t, auditor01)
 
 	body := apptest.ReadBody(t, e.Do(t, csirt, "GET", fmt.Sprintf("/alerts/%d", a.ID), nil))
 	if !strings.Contains(body, fmt.Sprintf(`href="/alerts/suppressions/new?alert=%d"`, a.ID)) {
@@ -182,8 +182,8 @@ func suppressAlertsLikeThis(t *testing.T, e *apptest.Env, csirt01, auditor01 *ap
 
 // assignAnAlert gives an alert to another reviewer of its facility by the
 // page's form, refuses people who may not review it, and finds it among
-// the alerts assigned to that reviewer.
-func assignAnAlert(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
+// the alerts assigned to a reviewer.
+func assignAnAlert(t *testing.T, e *apptest.Env, csirt *http.Client) {
 	ctx := context.Background()
 	breakGlassAt(t, e, "doctor-9")
 	alerts, _ := detect.ListAlerts(ctx, e.App.DB, detect.AlertQuery{AllFacilities: true, Limit: 1})
@@ -192,10 +192,10 @@ func assignAnAlert(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.CreateUser(t, "ciso02", true, authz.Grant{Role: authz.CISO, Facility: f2.ID})
-	csirt02 := e.Login(t, e.CreateUser(t, "csirt02", true, authz.Grant{Role: authz.CSIRT, Facility: 1}))
+	e.CreateUser(t, "ciso02", false, authz.Grant{Role: authz.CISO, Facility: f2.ID})
+	e.CreateUser(t, "csirt02", false, authz.Grant{Role: authz.CSIRT, Facility: 1})
 	path := fmt.Sprintf("/alerts/%d", a.ID)
-	body := apptest.ReadBody(t, e.Do(t, csirt02, "GET", path, nil))
+	body := apptest.ReadBody(t, e.Do(t, csirt, "GET", path, nil))
 	for want, in := range map[string]bool{`<option value="csirt01">`: true, `<option value="csirt02">`: true,
 		`<option value="ciso02">`: false, `<option value="auditor01">`: false} {
 		if strings.Contains(body, want) != in {
@@ -203,43 +203,49 @@ func assignAnAlert(t *testing.T, e *apptest.Env, csirt01 *apptest.User) {
 		}
 	}
 	// Facility 2's CISO may not review facility 1's alerts.
-	resp := e.Do(t, csirt02, "POST", path, "assignee=ciso02")
+	resp := e.Do(t, csirt, "POST", path, "assignee=ciso02")
 	if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "この施設の警告を確認できる人にだけ") {
 		t.Errorf("assigned to ciso02: %d", resp.StatusCode)
 	}
-	resp = e.Do(t, csirt02, "POST", path, "assignee=csirt01&comment=夜勤明けに確認をお願いします")
+	resp = e.Do(t, csirt, "POST", path, "assignee=csirt02&comment=夜勤明けに確認をお願いします")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("assign: %d", resp.StatusCode)
 	}
-	if body := apptest.ReadBody(t, e.Do(t, csirt02, "GET", path, nil)); !strings.Contains(body, `id="alert-assignee">csirt01`) {
+	if body := apptest.ReadBody(t, e.Do(t, csirt, "GET", path, nil)); !strings.Contains(body, `id="alert-assignee">csirt02`) {
 		t.Error("the page does not show the assignee")
 	}
 	api := fmt.Sprintf("/api/v1/detect/alerts/%d", a.ID)
 	for _, c := range []map[string]any{{"assignee": "auditor01"}, {"assignee": "nobody"}, {"assignee": "csirt02", "take": true}} {
-		resp := e.Do(t, csirt02, "PATCH", api, c)
+		resp := e.Do(t, csirt, "PATCH", api, c)
 		if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `"field":"assignee"`) {
 			t.Errorf("PATCH %v: %d %s", c, resp.StatusCode, body)
 		}
 	}
-	// Assigned to csirt01: in csirt01's list of "assigned to me", not in
-	// csirt02's.
-	mine := func(c *http.Client) int {
-		body := apptest.ReadBody(t, e.Do(t, c, "GET", "/alerts?assignee=me", nil))
+	// The lists of "assigned to me" and of an assignee.
+	mine := func() int {
+		body := apptest.ReadBody(t, e.Do(t, csirt, "GET", "/alerts?assignee=me", nil))
 		return len(regexp.MustCompile(fmt.Sprintf(`<tr>\s*<td><a href="/alerts/%d">`, a.ID)).FindAllString(body, -1))
 	}
-	csirt := e.Login(t, csirt01)
-	if mine(csirt) != 1 || mine(csirt02) != 0 {
-		t.Errorf("assigned to me: csirt01 %d, csirt02 %d", mine(csirt), mine(csirt02))
+	listed := func(query string) []detect.AlertJSON {
+		resp := e.Do(t, csirt, "GET", "/api/v1/detect/alerts?"+query, nil)
+		defer resp.Body.Close()
+		var page detect.AlertsJSON
+		if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+			t.Fatal(err)
+		}
+		return page.Alerts
 	}
-	resp = e.Do(t, csirt, "GET", "/api/v1/detect/alerts?assignee=me", nil)
-	var page detect.AlertsJSON
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil || len(page.Alerts) != 1 || page.Alerts[0].ID != a.ID {
-		t.Errorf("API assignee=me: %+v %v", page, err)
+	if got := listed("assignee=csirt02"); mine() != 0 || len(got) != 1 || got[0].ID != a.ID || len(listed("assignee=me")) != 0 {
+		t.Errorf("assigned to csirt02: mine %d, csirt02's %+v", mine(), got)
 	}
+	resp = e.Do(t, csirt, "PATCH", api, map[string]any{"assignee": "csirt01"})
 	resp.Body.Close()
+	if got := listed("assignee=me"); resp.StatusCode != http.StatusOK || mine() != 1 || len(got) != 1 || got[0].Assignee != "csirt01" {
+		t.Errorf("assigned to me: %d, mine %d, %+v", resp.StatusCode, mine(), got)
+	}
 	recs, _, err := e.App.Audit.Search(ctx, audit.Filter{Action: detect.ActionReview, AllFacilities: true})
-	if err != nil || len(recs) != 1 || recs[0].Detail["assignee"] != "csirt01" || recs[0].ActorLogin != "csirt02" {
+	if err != nil || len(recs) != 2 || recs[1].Detail["assignee"] != "csirt02" || recs[0].Detail["assignee"] != "csirt01" || recs[1].ActorLogin != "csirt01" {
 		t.Errorf("audit log: %+v %v", recs, err)
 	}
 }

@@ -113,7 +113,8 @@ type fieldOption struct {
 // prefilled with the alert's facility, rule and group.
 func (h *handlers) suppressionForm(w http.ResponseWriter, r *http.Request) {
 	now := h.en.clock.Now()
-	v := &suppressionFormView{Values: map[string]string{}, Ends: h.date(now.Add(7 * 24 * time.Hour))}
+	v := &suppressionFormView{Values: map[string]string{}, Ends: h.date(now.Add(7 * 24 * time.Hour)),
+		Facility: strconv.FormatInt(web.PrincipalOf(r).Facility, 10)} // the caller's own, unless an alert says
 	if s := r.URL.Query().Get("alert"); s != "" {
 		id, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || id <= 0 {
