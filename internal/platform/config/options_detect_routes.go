@@ -122,3 +122,24 @@ func (c DetectConfig) NotifyRoutes() ([]NotifyRoute, error) {
 	}
 	return out, nil
 }
+
+// validateDetectRoutes checks that the routes' and the on-call's mail can
+// be sent.
+func (c *Config) validateDetectRoutes() error {
+	if c.Mail.Host != "" {
+		return nil
+	}
+	if len(c.Detect.NotifyOnCall) > 0 {
+		return errors.New("detect.notify.oncall: set mail.smtp.host (and mail.from) to send mail, or leave detect.notify.oncall empty")
+	}
+	routes, err := c.Detect.NotifyRoutes()
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		if len(r.Mail) > 0 {
+			return errors.New("detect.notify.routes: a route sends mail; set mail.smtp.host (and mail.from), or route to webhooks only")
+		}
+	}
+	return nil
+}

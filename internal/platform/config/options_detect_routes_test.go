@@ -51,3 +51,29 @@ func FuzzParseNotifyRoute(f *testing.F) {
 		}
 	})
 }
+
+func TestDetectRoutes_BadSettingsNameTheKey(t *testing.T) {
+	for _, tt := range []struct{ name, doc, wantKey string }{
+		{"on-call without a mail server", `detect.notify.oncall = ["oncall@example.jp"]`, "detect.notify.oncall"},
+		{"on-call not an address", "[mail]\nfrom = \"a@example.jp\"\n[mail.smtp]\nhost = \"relay\"\n[detect.notify]\noncall = [\"on call\"]", "detect.notify.oncall"},
+		{"route mail without a mail server", `detect.notify.routes = ["min_level=high; to=ciso@example.jp"]`, "detect.notify.routes"},
+		{"route without a level", `detect.notify.routes = ["to=https://siem.example/h?key=s3cret"]`, "detect.notify.routes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := load(t, tt.doc, nil)
+			if err == nil {
+				t.Fatalf("accepted, config %+v", c.Detect)
+			}
+			if !strings.Contains(err.Error(), tt.wantKey) || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q", err)
+			}
+		})
+	}
+	c, err := load(t, `detect.notify.routes = ["min_level=medium; tags=medical.*; to=https://siem.example/h", "min_level=critical; to=https://pager.example/h"]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routes, err := c.Detect.NotifyRoutes(); err != nil || len(routes) != 2 || routes[1].MinLevel != "critical" {
+		t.Errorf("routes %+v %v", routes, err)
+	}
+}
