@@ -218,7 +218,7 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	if a.Baselines != nil {
 		detectOpts = append(detectOpts, detect.WithProfiles(a.Baselines))
 	}
-	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, detectOpts...); err != nil {
+	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, append(detectOpts, detect.WithPeople(alertPeople{a}))...); err != nil {
 		return nil, nil, err
 	}
 	detect.RegisterRules(srv, a.DB, a.Detect, a.Audit, a.Audit)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/detect/sigma"
+	"github.com/anzen-health/anzen/internal/platform/config"
 )
 
 // The detection engine runs the built-in rule pack and the hospital's
@@ -93,6 +94,12 @@ func (a *App) detectNotify() (detect.Notify, error) {
 			return n, fmt.Errorf("detect.notify.syslog_ca_file: %s holds no PEM certificate", c.NotifySyslogCAFile)
 		}
 	}
+	if n.Routes, err = detectRoutes(c); err != nil {
+		return n, err
+	}
+	if len(c.NotifyOnCall) > 0 {
+		n.OnCall = detect.OnCallList(c.NotifyOnCall)
+	}
 	if c.NotifyWebhookSecretFile != "" {
 		secret, err := readSecretFile(c.NotifyWebhookSecretFile)
 		if err != nil {
@@ -118,4 +125,21 @@ func (a *App) runDetect(ctx context.Context) {
 	}
 	a.Detect.Run(ctx, detectPoll)
 	wg.Wait()
+}
+
+// detectRoutes are the routes of detect.notify.routes.
+func detectRoutes(c config.DetectConfig) ([]detect.Route, error) {
+	routes, err := c.NotifyRoutes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]detect.Route, 0, len(routes))
+	for _, r := range routes {
+		level, err := sigma.ParseLevel(r.MinLevel)
+		if err != nil {
+			return nil, fmt.Errorf("detect.notify.routes: %w", err)
+		}
+		out = append(out, detect.Route{MinLevel: level, Tags: r.Tags, Mail: r.Mail, Webhooks: r.Webhooks})
+	}
+	return out, nil
 }

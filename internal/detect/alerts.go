@@ -44,6 +44,7 @@ type Alert struct {
 	Explanation *Explanation
 	Score       float64
 	dedup       string
+	event       *audit.Event // a rule's alert's event, while the engine writes it (suppressions)
 }
 
 // ruleAlert makes an alert of one event a rule matched. Its group is the
@@ -52,6 +53,7 @@ func ruleAlert(r *sigma.Rule, e *audit.Event) Alert {
 	a := Alert{Facility: e.Facility, RuleID: r.Key(), Title: r.Title, Level: r.Level,
 		Seqs: []int64{e.Seq}, Total: 1, FirstSeq: e.Seq, LastSeq: e.Seq, FirstTime: e.Time, LastTime: e.Time,
 		dedup: fmt.Sprintf("r|%s|%d", r.Key(), e.Seq)}
+	a.event = e
 	if e.Actor.ID != "" {
 		a.Group = []sigma.GroupValue{{Field: "user", Value: e.Actor.ID}}
 	}
@@ -203,6 +205,8 @@ type AlertQuery struct {
 	AllFacilities bool
 	Facilities    []int64
 	States        []string // only these states; all when empty
+	Assignee      string   // only the alerts assigned to this login; all when empty
+	GivenUp       bool     // only the alerts with a notification given up
 	Before        int64
 	Limit         int
 }
@@ -252,6 +256,13 @@ func ListAlerts(ctx context.Context, d db.Querier, q AlertQuery) ([]Alert, error
 	if q.Before > 0 {
 		where += " AND id < ?"
 		args = append(args, q.Before)
+	}
+	if q.Assignee != "" {
+		where += " AND assignee = ?"
+		args = append(args, q.Assignee)
+	}
+	if q.GivenUp {
+		where += " AND id IN (SELECT alert_id FROM detect_notifications WHERE sent < 0)"
 	}
 	if len(q.States) > 0 {
 		where += " AND state IN (?" + strings.Repeat(", ?", len(q.States)-1) + ")"

@@ -78,6 +78,9 @@ func (h *handlers) apiList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q.Before, q.States = before, states
+	if q.Assignee = r.URL.Query().Get("assignee"); q.Assignee == "me" {
+		q.Assignee = web.PrincipalOf(r).Login
+	}
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)

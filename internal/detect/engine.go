@@ -75,6 +75,8 @@ type Engine struct {
 	// open are the open alerts the engine wrote or joined, while the
 	// correlator is in step with the stored state (cleared with it).
 	open map[openKey]*openAlert
+	// suppress are the suppressions in force (suppress_engine.go).
+	suppress suppressions
 }
 
 // EngineOption configures NewEngine.
@@ -204,6 +206,10 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 	if len(en.open) > maxOpenRemembered {
 		clear(en.open)
 	}
+	alerts, err := en.withoutSuppressed(ctx, tx, alerts, now) // suppress_engine.go
+	if err != nil {
+		return err
+	}
 	for i := range alerts {
 		if alerts[i].Correlation == "" {
 			joined, err := joinOpenAlert(ctx, tx, en.open, &alerts[i])
@@ -222,7 +228,7 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 			en.open[key] = &openAlert{id: alerts[i].ID, seqs: alerts[i].Seqs}
 		}
 		if inserted && en.notify != nil {
-			if err := en.notify.enqueue(ctx, tx, alerts[i].ID, alerts[i].Level, now); err != nil {
+			if err := en.enqueue(ctx, tx, &alerts[i], now); err != nil { // notify_routes.go
 				return err
 			}
 		}

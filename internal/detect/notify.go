@@ -48,6 +48,10 @@ type Notify struct {
 	HTTP          *http.Client // nil: a client with a 30 s timeout
 	Catalog       *i18n.Catalog
 	PublicURL     string // links in mails
+	// Routes by level and tag, and who is on call for critical alerts
+	// (notify_routes.go).
+	Routes []Route
+	OnCall OnCall
 }
 
 // Mailer sends mail (platform/mail).
@@ -186,6 +190,9 @@ func (en *Engine) RunNotify(ctx context.Context, poll time.Duration) {
 }
 
 func (n *Notify) send(ctx context.Context, en *Engine, target string, a Alert) error {
+	if routed, err := n.sendRouted(ctx, en, target, a); routed {
+		return err
+	}
 	if target == targetMail {
 		return n.Mailer.Send(ctx, n.message(en, a))
 	}

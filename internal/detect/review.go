@@ -40,6 +40,9 @@ type Review struct {
 	State   string `json:"state,omitempty"`
 	Comment string `json:"comment,omitempty"`
 	Take    bool   `json:"take,omitempty"` // assign the alert to the reviewer
+	// Assign gives the alert to another person People lists (assign.go).
+	Assign string `json:"assignee,omitempty"`
+	People People `json:"-"`
 }
 
 // Reviewer is who changes an alert.
@@ -64,7 +67,10 @@ func (rv Review) validate() error {
 	if utf8.RuneCountInString(rv.Comment) > maxComment || !utf8.ValidString(rv.Comment) {
 		return &ReviewError{"comment", "detect.error.comment"}
 	}
-	if rv.State == "" && rv.Comment == "" && !rv.Take {
+	if rv.Take && rv.Assign != "" {
+		return &ReviewError{"assignee", "detect.assign.error.both"}
+	}
+	if rv.State == "" && rv.Comment == "" && !rv.Take && rv.Assign == "" {
 		return &ReviewError{"", "detect.error.empty_review"}
 	}
 	return nil
@@ -99,6 +105,12 @@ func ReviewAlert(ctx context.Context, d *db.DB, rec selfaudit.Recorder, q AlertQ
 		if rv.Take {
 			a.Assignee = by.Login
 		}
+		if rv.Assign != "" {
+			if err := rv.assignable(ctx, a.Facility); err != nil {
+				return err
+			}
+			a.Assignee = rv.Assign
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE detect_alerts SET state = ?, assignee = ?, updated = ? WHERE id = ?`,
 			a.State, a.Assignee, now.UnixMilli(), a.ID); err != nil {
 			return fmt.Errorf("update alert %d: %w", a.ID, err)
@@ -108,7 +120,7 @@ func ReviewAlert(ctx context.Context, d *db.DB, rec selfaudit.Recorder, q AlertQ
 			return fmt.Errorf("keep the history of alert %d: %w", a.ID, err)
 		}
 		detail := map[string]string{"rule": a.RuleID, "from": from, "to": a.State}
-		if rv.Take {
+		if rv.Take || rv.Assign != "" {
 			detail["assignee"] = a.Assignee
 		}
 		if rv.Comment != "" {

@@ -55,7 +55,13 @@ type handlers struct {
 	en        *Engine
 	rec       selfaudit.Recorder
 	baselines *Baselines // nil: no users' baseline pages (ui_baseline.go)
+	// people may be given alerts (assign.go); nil: alerts are only taken
+	people People
+	esc    Escalator // escalate.go; nil: alerts are not escalated here
 }
+
+// RegisterOption configures Register.
+type RegisterOption func(*handlers)
 
 // Register adds the alert pages, API routes, navigation entry and
 // dashboard card to srv; reviews of alerts are recorded through rec.
@@ -82,6 +88,8 @@ func Register(srv *web.Server, d *db.DB, en *Engine, rec selfaudit.Recorder, opt
 	review := web.Perm(PermAlertsReview)
 	srv.Handle(http.MethodPost, "/alerts/{id}", review, h.reviewPost)
 	srv.Handle(http.MethodPatch, "/api/v1/detect/alerts/{id}", review, h.apiReview)
+	h.registerSuppressions() // suppress_ui.go
+	h.registerEscalation()   // escalate.go
 	srv.AddNav(web.NavItem{Path: "/alerts", LabelID: "nav.alerts", Access: read, Order: 15})
 	srv.AddCard(web.Card{ID: "alerts", TitleID: "detect.card.title", Access: read, Order: 10, Stats: h.card})
 	return nil
@@ -133,6 +141,8 @@ type detailView struct {
 	Notes      []noteView
 	Deliveries []Delivery
 	CanReview  bool
+	People     []Person // whom the alert may be assigned to (assign.go)
+	Ops        alertOps // its incident (escalate.go)
 	States     []stateOption
 	Form       Review // what was typed, when it is shown again with Error
 	Error      string
@@ -170,6 +180,8 @@ type listView struct {
 	Rows     []alertView
 	OlderURL string
 	State    string        // the filter: open, all or a state
+	Mine     bool          // only the alerts assigned to the caller
+	GivenUp  bool          // only the alerts with a notification given up
 	Filters  []stateOption // the choices of the filter
 	Chart    chart.Bar     // the alerts of the last 30 days, whatever their state
 }
@@ -191,13 +203,18 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 		state = "open"
 	}
 	q.Before, q.States = before, states
+	mine := r.URL.Query().Get("assignee") == "me"
+	if mine {
+		q.Assignee = web.PrincipalOf(r).Login
+	}
+	q.GivenUp = r.URL.Query().Get("delivery") == "given_up"
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {
 		h.srv.Log().Error("read alerts", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
 		return
 	}
-	v := &listView{State: state}
+	v := &listView{State: state, Mine: mine, GivenUp: q.GivenUp}
 	if v.Chart, err = h.alertsChart(r, query(r)); err != nil {
 		h.srv.Log().Error("count alerts by day", "err", err)
 		h.srv.ErrorPage(w, r, http.StatusInternalServerError, "error.internal")
@@ -211,6 +228,12 @@ func (h *handlers) listPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(alerts) == alertsPageSize {
 		v.OlderURL = "/alerts?state=" + state + "&before=" + strconv.FormatInt(alerts[len(alerts)-1].ID, 10)
+		if mine {
+			v.OlderURL += "&assignee=me"
+		}
+		if q.GivenUp {
+			v.OlderURL += "&delivery=given_up"
+		}
 	}
 	h.srv.Render(w, r, http.StatusOK, "detect/alerts", v)
 }
@@ -245,6 +268,10 @@ func (h *handlers) detail(r *http.Request, a Alert) *detailView {
 		v.Notes = append(v.Notes, noteView{Note: n, FromLabel: h.srv.T(r, "detect.state."+n.From, nil),
 			ToLabel: h.srv.T(r, "detect.state."+n.To, nil)})
 	}
+	if v.CanReview {
+		v.People = h.reviewersOf(r.Context(), a)
+	}
+	v.Ops = h.alertOps(r, a, v.CanReview)
 	for _, st := range States {
 		v.States = append(v.States, stateOption{Value: st, Label: h.srv.T(r, "detect.state."+st, nil)})
 	}
@@ -297,6 +324,13 @@ func (h *handlers) card(r *http.Request) ([]web.Stat, error) {
 	}
 	if counts[sigma.LevelMedium] > 0 {
 		stats[1].Level = "warn"
+	}
+	given, err := h.givenUpStat(r) // notify_health.go
+	if err != nil {
+		return nil, err
+	}
+	if given != nil {
+		stats = append(stats, *given)
 	}
 	return stats, nil
 }

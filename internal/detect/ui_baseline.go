@@ -16,9 +16,6 @@ import (
 // alert's page links to it. Read with detect.alerts.read, within the
 // caller's facilities.
 
-// RegisterOption configures Register.
-type RegisterOption func(*handlers)
-
 // WithProfiles adds the users' baseline pages, which the baselines'
 // alerts link to.
 func WithProfiles(b *Baselines) RegisterOption {

@@ -39,7 +39,8 @@ func (h *handlers) reviewPost(w http.ResponseWriter, r *http.Request) {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
-	rv := Review{State: r.PostFormValue("state"), Comment: r.PostFormValue("comment"), Take: r.PostFormValue("take") == "1"}
+	rv := Review{State: r.PostFormValue("state"), Comment: r.PostFormValue("comment"), Take: r.PostFormValue("take") == "1",
+		Assign: r.PostFormValue("assignee"), People: h.people}
 	_, err = ReviewAlert(r.Context(), h.db, h.rec, reviewQuery(r), id, reviewer(r), rv, h.en.clock.Now())
 	var re *ReviewError
 	switch {
@@ -74,6 +75,7 @@ func (h *handlers) apiReview(w http.ResponseWriter, r *http.Request) {
 		h.srv.DecodeProblem(w, r, err)
 		return
 	}
+	rv.People = h.people
 	a, err := ReviewAlert(r.Context(), h.db, h.rec, reviewQuery(r), id, reviewer(r), rv, h.en.clock.Now())
 	var re *ReviewError
 	switch {

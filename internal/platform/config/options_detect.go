@@ -26,6 +26,10 @@ type DetectConfig struct {
 	BaselineWarmupDays  int
 	BaselineHistoryDays int
 	BaselineSensitivity string
+	// NotifyRouteList are the routes by level and tag (NotifyRoutes);
+	// NotifyOnCall receive critical alerts until an on-call roster does.
+	NotifyRouteList []string
+	NotifyOnCall    []string
 }
 
 // detectOptions are the settings of log analysis.
@@ -60,6 +64,16 @@ var detectOptions = []option{
 		"detect.notify.syslog の tls:// の SIEM の証明書を発行した CA の証明書（PEM ファイル）。空欄ならシステムが信頼する CA を使います。",
 		func(c *Config, v value) error { return v.str(&c.Detect.NotifySyslogCAFile, nil) },
 		func(c *Config) string { return c.Detect.NotifySyslogCAFile }},
+	{"detect.notify.routes", "ANZEN_DETECT_NOTIFY_ROUTES", "",
+		"Routes of alerts by level and tag, besides the default route of detect.notify.mail, detect.notify.webhooks and detect.notify.syslog (a list, one route per entry): min_level=LEVEL; tags=TAG TAG...; to=ADDRESS-OR-URL ... — alerts of at least LEVEL whose rule has any of the tags (Sigma tags such as attack.t1078; medical.* for a prefix; no tags: every alert of the level) go to the mail addresses and webhook URLs of to=. Example: min_level=medium; tags=medical.*; to=privacy@hospital.example.jp. Empty: none.",
+		"レベルとタグによる警告の送り先（既定の送り先 detect.notify.mail、detect.notify.webhooks、detect.notify.syslog に加えて。リストで 1 項目に 1 経路）：min_level=レベル; tags=タグ タグ...; to=宛先 ... と書きます。指定レベル以上で、ルールにいずれかのタグ（attack.t1078 などの Sigma タグ。medical.* で前方一致。省略するとそのレベルのすべての警告）がある警告を、to= のメールアドレスと Webhook URL に送ります。例：min_level=medium; tags=medical.*; to=privacy@hospital.example.jp。空欄なら使いません。",
+		func(c *Config, v value) error { return v.list(&c.Detect.NotifyRouteList, notifyRoute) },
+		func(c *Config) string { return strings.Join(c.Detect.NotifyRouteList, ",") }},
+	{"detect.notify.oncall", "ANZEN_DETECT_NOTIFY_ONCALL", "",
+		"Mail addresses of the on-call person (or the on-call phone's mail gateway) that receive every critical alert, whatever the other routes say, until the incident part's on-call roster takes over. Needs the mail.* settings. Empty: none.",
+		"重大（critical）の警告をすべて受け取る当番者のメールアドレス（当番携帯のメール転送先など）。インシデント管理の当番表が使えるようになるまでの設定です。mail.* の設定が必要です。空欄なら送りません。",
+		func(c *Config, v value) error { return v.list(&c.Detect.NotifyOnCall, mailAddress) },
+		func(c *Config) string { return strings.Join(c.Detect.NotifyOnCall, ",") }},
 	{"detect.notify.webhook_secret_file", "ANZEN_DETECT_NOTIFY_SECRET_FILE", "",
 		"File holding a shared secret (at least 16 characters); when set, each alert webhook carries its HMAC-SHA256 in the header Anzen-Signature, as the audit log's witnesses do.",
 		"共有の秘密（16 文字以上）を書いたファイル。設定すると、警告の Webhook に HMAC-SHA256 の署名（ヘッダー Anzen-Signature。監査ログの外部送付と同じ方式）を付けます。",

@@ -75,6 +75,9 @@ func (c *Config) validateKeep() error {
 	if len(c.Detect.NotifyMail) > 0 && c.Mail.Host == "" {
 		return errors.New("detect.notify.mail: set mail.smtp.host (and mail.from) to send mail, or leave detect.notify.mail empty")
 	}
+	if err := c.validateDetectRoutes(); err != nil { // options_detect_routes.go
+		return err
+	}
 	if c.Mail.Host != "" && c.Mail.From == "" {
 		return errors.New("mail.from: set the sender address of anzen's mail when mail.smtp.host is set")
 	}
