@@ -112,6 +112,8 @@ func (en *Engine) enqueue(ctx context.Context, tx *db.Tx, a *Alert, now time.Tim
 
 // tagsOf returns the tags of a rule or correlation rule by its key.
 func (en *Engine) tagsOf(key string) []string {
+	en.mu.RLock()
+	defer en.mu.RUnlock()
 	for _, r := range en.rules {
 		if r.Key() == key {
 			return r.Tags

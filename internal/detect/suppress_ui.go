@@ -77,6 +77,8 @@ func (h *handlers) suppressionsPage(w http.ResponseWriter, r *http.Request) {
 // ruleTitle returns the title of a rule or correlation rule by its key;
 // "" for every rule or one no longer loaded.
 func (en *Engine) ruleTitle(key string) string {
+	en.mu.RLock()
+	defer en.mu.RUnlock()
 	for _, r := range en.rules {
 		if r.Key() == key {
 			return r.Title
