@@ -50,7 +50,7 @@ func (l *Log) ReadAfter(ctx context.Context, after int64, limit int) ([]Event, e
 }
 
 func readAfter(ctx context.Context, q db.Querier, after int64, limit int) ([]Event, error) {
-	out, err := queryEntries(ctx, q, `SELECT seq, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
+	out, err := queryEntries(ctx, q, min(limit, 4096), `SELECT seq, entry FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the audit log: %w", err)
 	}
