@@ -66,9 +66,14 @@ func DecodeEntry(b []byte) (Event, error) {
 	return decodeEntry(b, nil)
 }
 
-// decodeEntry is DecodeEntry, with the event's texts and original record
-// copied into a's blocks (nil: each its own allocation).
+// decodeEntry is DecodeEntry; with an arena, the entry is first copied
+// into it, and the event's texts and original record are made over that
+// copy instead of each being copied on its own.
 func decodeEntry(b []byte, a *entryArena) (Event, error) {
+	owned := a != nil
+	if owned {
+		b = a.take(b)
+	}
 	e := Event{Seq: -1}
 	if len(b) == 0 || b[0] != entryVersion {
 		return e, fmt.Errorf("%w: unknown version", errEntry)
@@ -86,10 +91,20 @@ func decodeEntry(b []byte, a *entryArena) (Event, error) {
 		if r.err == nil && !utf8.Valid(t) {
 			r.err = fmt.Errorf("%w: text is not UTF-8", errEntry)
 		}
-		*p = a.text(t)
+		switch {
+		case len(t) == 0:
+		case owned:
+			*p = unsafe.String(&t[0], len(t))
+		default:
+			*p = string(t)
+		}
 	}
 	if orig := r.bytes(MaxOriginal); len(orig) > 0 {
-		e.Original = a.clone(orig)
+		if owned {
+			e.Original = orig[:len(orig):len(orig)]
+		} else {
+			e.Original = append([]byte(nil), orig...)
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%w: %d bytes after the entry", errEntry, len(r.b))
@@ -100,20 +115,20 @@ func decodeEntry(b []byte, a *entryArena) (Event, error) {
 	return e, nil
 }
 
-// entryArena holds the texts and original records of the events read
-// in one go, in blocks of arenaBlock bytes: a thousand events are some
-// thirty allocations rather than seventeen thousand. Every byte of a
-// block is written once, before any string or slice of it is handed out,
-// and never again (the arena only appends, and a block it has left is
-// not written), so the texts may be strings over the block's bytes
-// without a copy. An original record is a slice of its own bytes, capped
-// there, so that writing to it or appending to it touches no text. A
-// block lives as long as any event read with it.
+// entryArena holds copies of the entries read in one go, in blocks of
+// arenaBlock bytes: a thousand events are some thirty allocations rather
+// than seventeen thousand. Every byte of a block is written once, before
+// any string or slice of it is handed out, and never again (the arena
+// only appends, and a block it has left is not written), so the event's
+// texts may be strings over the copy without copying them again. The
+// original record is a slice of the copy capped at its end, and no text
+// lies within it, so that writing to it or appending to it changes no
+// text. A block lives as long as any event read with it.
 type entryArena struct{ block []byte }
 
 const arenaBlock = 32 << 10
 
-// take returns n bytes of the arena's block holding b.
+// take returns a copy of b in the arena.
 func (a *entryArena) take(b []byte) []byte {
 	if cap(a.block)-len(a.block) < len(b) {
 		a.block = make([]byte, 0, max(arenaBlock, len(b)))
@@ -121,26 +136,6 @@ func (a *entryArena) take(b []byte) []byte {
 	n := len(a.block)
 	a.block = append(a.block, b...)
 	return a.block[n:len(a.block):len(a.block)]
-}
-
-// text returns b as a string.
-func (a *entryArena) text(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if a == nil {
-		return string(b)
-	}
-	t := a.take(b)
-	return unsafe.String(&t[0], len(t))
-}
-
-// clone returns a copy of b (not empty).
-func (a *entryArena) clone(b []byte) []byte {
-	if a == nil {
-		return append([]byte(nil), b...)
-	}
-	return a.take(b)
 }
 
 // entryReader reads the fields of an entry, remembering the first error.
