@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -180,25 +181,33 @@ func (q EventQuery) InScope(f int64) bool {
 // readEntries runs query, which selects a sequence number and an entry,
 // and decodes the entries.
 func (l *Log) readEntries(ctx context.Context, query string, args ...any) ([]Event, error) {
-	return queryEntries(ctx, l.db, query, args...)
+	return queryEntries(ctx, l.db, 0, query, args...)
 }
 
-// queryEntries runs query through q and decodes the entries it selects
-// (a sequence number and an entry per row).
-func queryEntries(ctx context.Context, q db.Querier, query string, args ...any) ([]Event, error) {
+// queryEntries runs query, which selects seq and entry of the log, and
+// decodes the events; capHint is how many rows are expected at most.
+func queryEntries(ctx context.Context, q db.Querier, capHint int, query string, args ...any) ([]Event, error) {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	// entry is the driver's bytes, valid until the next row: the event
+	// copies what it keeps into the arena.
+	var (
+		entry sql.RawBytes
+		arena entryArena
+	)
 	var out []Event
+	if capHint > 0 {
+		out = make([]Event, 0, capHint)
+	}
 	for rows.Next() {
 		var seq int64
-		var entry []byte
 		if err := rows.Scan(&seq, &entry); err != nil {
 			return nil, err
 		}
-		e, err := DecodeEntry(entry)
+		e, err := decodeEntry(entry, &arena)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w (run anzen audit verify)", seq, err)
 		}

@@ -158,3 +158,58 @@ func TestSync_FindsWhatWasRecordedBeforeTheSearch(t *testing.T) {
 		}
 	})
 }
+
+// On PostgreSQL a subscription reads the next batch while it handles
+// one; that batch is used only if the cursor is then where it was read
+// from: not after a failed batch, nor after another process moved the
+// cursor. (SQLite reads each batch when it is handled, to the same
+// effect.)
+func TestSubscription_ReadsAheadOnlyFromWhereTheCursorIs(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		if _, err := d.ExecContext(ctx, readerTable); err != nil {
+			t.Fatal(err)
+		}
+		l := newLog(d, audittest.NewSigner())
+		appendAll(t, l, audittest.Events(0, 200))
+		sub := l.Subscribe("detect", 50)
+		process := func(s *audit.Subscription, want int64, fn func(context.Context, *db.Tx, []audit.Event) error) {
+			t.Helper()
+			first := int64(-1)
+			_, err := s.Process(ctx, func(ctx context.Context, tx *db.Tx, events []audit.Event) error {
+				first = events[0].Seq
+				return fn(ctx, tx, events)
+			})
+			if first != want {
+				t.Fatalf("batch from %d, want %d (%v)", first, want, err)
+			}
+		}
+		// Each full batch reads the next ahead (on PostgreSQL).
+		process(sub, 0, keepSeen)
+		boom := errors.New("boom")
+		process(sub, 50, func(context.Context, *db.Tx, []audit.Event) error { return boom })
+		// Not 100: the cursor stayed.
+		process(sub, 50, keepSeen)
+		// Another process handles 100-149 meanwhile.
+		process(newLog(d, audittest.NewSigner()).Subscribe("detect", 50), 100, keepSeen)
+		// Not 100 again.
+		process(sub, 150, keepSeen)
+		// Events appended after a read ahead are read next.
+		appendAll(t, l, audittest.Events(200, 30))
+		for {
+			n, err := sub.Process(ctx, keepSeen)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		got := seen(t, d)
+		for seq := range int64(230) {
+			if got[seq] != 1 {
+				t.Fatalf("event %d handled %d times (%d distinct events handled)", seq, got[seq], len(got))
+			}
+		}
+	})
+}

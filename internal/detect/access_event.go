@@ -85,12 +85,32 @@ func present(s string) (any, bool) {
 // mapping to the event left it out.
 func (a accessEvent) Keywords(fn func(s string) bool) bool {
 	e := a.e
-	for _, s := range [...]string{e.Source, e.Action, e.Outcome, e.Purpose, e.Session, e.Actor.ID, e.Actor.Name,
-		e.Actor.Profession, e.Actor.Department, e.Actor.Terminal, e.Actor.Address, e.Patient.ID, e.Patient.Name,
-		e.Object.Type, e.Object.ID} {
+	for _, s := range a.texts() {
 		if s != "" && fn(s) {
 			return true
 		}
 	}
 	return len(e.Original) > 0 && fn(string(e.Original))
+}
+
+// AppendTexts appends what Keywords gives, each after a NUL, without
+// making a string of the original record (sigma.TextAppender: the
+// rules' keyword searches look through these bytes).
+func (a accessEvent) AppendTexts(dst []byte) []byte {
+	for _, s := range a.texts() {
+		if s != "" {
+			dst = append(append(dst, 0), s...)
+		}
+	}
+	if len(a.e.Original) > 0 {
+		dst = append(append(dst, 0), a.e.Original...)
+	}
+	return dst
+}
+
+func (a accessEvent) texts() [15]string {
+	e := a.e
+	return [...]string{e.Source, e.Action, e.Outcome, e.Purpose, e.Session, e.Actor.ID, e.Actor.Name,
+		e.Actor.Profession, e.Actor.Department, e.Actor.Terminal, e.Actor.Address, e.Patient.ID, e.Patient.Name,
+		e.Object.Type, e.Object.ID}
 }

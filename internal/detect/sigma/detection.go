@@ -97,7 +97,7 @@ func searchText(e Event, m textMatcher) bool {
 		}
 		if sm, ok := m.(*strScalar); ok && sm.joinable && (!sm.ks || !x.foldRisk) {
 			for _, a := range sm.alts {
-				if bytes.Contains(x.joined, a.litBytes) {
+				if indexRare(x.joined, a.litBytes, a.rare) {
 					return true
 				}
 			}
@@ -139,17 +139,15 @@ func (t *memoEvent) collect() {
 		// The texts of a parsed line go into joined from its bytes;
 		// strings are made only if a search needs them (texts).
 		t.joined = le.appendJoined(t.joined)
+	} else if ta, ok := t.Event.(TextAppender); ok {
+		t.joined = ta.AppendTexts(t.joined)
 	} else {
 		for _, s := range t.allTexts() {
 			t.joined = append(t.joined, 0)
 			t.joined = append(t.joined, s...)
 		}
 	}
-	for i, c := range t.joined {
-		if 'A' <= c && c <= 'Z' {
-			t.joined[i] = c + 'a' - 'A'
-		}
-	}
+	lowerASCIIBytes(t.joined)
 	// Lower-casing kept the bytes of other runes as they were.
 	t.foldRisk = (bytes.IndexByte(t.joined, 0xe2) >= 0 || bytes.IndexByte(t.joined, 0xc5) >= 0) &&
 		(bytes.Contains(t.joined, []byte("\u212a")) || bytes.Contains(t.joined, []byte("\u017f")))

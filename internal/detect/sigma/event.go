@@ -1,5 +1,15 @@
 package sigma
 
+// TextAppender is an Event that can give its texts for keyword searches
+// as bytes: AppendTexts appends to dst each text Keywords gives, in any
+// order, each after a NUL byte. An Index searches these bytes, so an
+// event whose texts are bytes already (an original record) need not make
+// strings of them.
+type TextAppender interface {
+	Event
+	AppendTexts(dst []byte) []byte
+}
+
 // JSONEvent is an event decoded from a JSON object, seen through a
 // FieldMap. Make one with NewJSONEvent.
 type JSONEvent struct {

@@ -81,6 +81,7 @@ func newStrScalar(alts []*strMatcher) *strScalar {
 		}
 		s.ks = s.ks || a.ks
 		a.litBytes = []byte(a.lit)
+		a.rare = rareByte(a.litBytes)
 	}
 	return s
 }

@@ -106,6 +106,7 @@ type strMatcher struct {
 	shape    shape
 	lit      string  // exact, prefix, suffix, substring: the text (lower-cased when fold)
 	litBytes []byte  // lit, for searching joined texts
+	rare     int     // the offset of litBytes' rarest byte (rareByte)
 	pat      pattern // general: lower-cased when fold
 	segs     []pattern
 	fold     bool // case-insensitive
