@@ -22,8 +22,12 @@ import (
 
 // TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo appends a segment
 // of events received six years ago, archives it from the shell and checks
-// the rest of the log and the archive.
+// the rest of the log and the archive. Segments are 256 events here
+// (level 8): the commands are under test, not the segment size, which
+// internal/audit tests at its real 65,536 (TestArchive_RealSegmentSize...).
 func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
+	const segment = 256
+	audit.UseSmallSegmentsInTests(t, 8)
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -38,8 +42,8 @@ func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := int64(0); i < audit.SegmentSize+10; i += 8192 {
-				events := audittest.Events(int(i), int(min(8192, audit.SegmentSize+10-i)))
+			for i := int64(0); i < segment+10; i += 100 {
+				events := audittest.Events(int(i), int(min(100, segment+10-i)))
 				for j := range events {
 					events[j].Time = old.Add(time.Duration(int(i)+j) * time.Millisecond)
 					events[j].Received = events[j].Time
@@ -61,12 +65,12 @@ func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
 			a.Close()
 
 			r := c.mustRun("audit", "archive", "--dry-run")
-			if !strings.Contains(r.out, "would archive 1 segment (65536 events") || !strings.Contains(r.out, "positions 0 to 65535") {
+			if !strings.Contains(r.out, "would archive 1 segment (256 events") || !strings.Contains(r.out, "positions 0 to 255") {
 				t.Fatalf("dry run said:\n%s", r.out)
 			}
 			r = c.mustRun("audit", "archive")
 			dir := filepath.Join(c.g.data, "audit-archive")
-			if !strings.Contains(r.out, "archived 1 segment ") || !strings.Contains(r.out, audit.SegmentName(0, audit.SegmentSize)+".gz, sha256 ") ||
+			if !strings.Contains(r.out, "archived 1 segment ") || !strings.Contains(r.out, audit.SegmentName(0, segment)+".gz, sha256 ") ||
 				!strings.Contains(r.out, dir) {
 				t.Fatalf("archive said:\n%s", r.out)
 			}
@@ -76,7 +80,7 @@ func TestAuditArchive_ArchivesEventsPastRetentionAndSaysSo(t *testing.T) {
 
 			a = c.open()
 			v, err := a.Audit.Verify(ctx, audit.VerifyOptions{ArchiveDir: dir})
-			if err != nil || !v.OK || v.Archived != audit.SegmentSize || v.ArchiveSegments != 1 {
+			if err != nil || !v.OK || v.Archived != segment || v.ArchiveSegments != 1 {
 				t.Fatalf("verify: %+v, %v", v, err)
 			}
 			entries, _, err := a.Audit.Search(ctx, audit.Filter{Action: audit.ActionArchive, AllFacilities: true})

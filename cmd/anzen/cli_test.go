@@ -26,6 +26,8 @@ type cliEnv struct {
 // newCLI returns a CLI on a fresh database of dialect.
 func newCLI(t *testing.T, dialect string) *cliEnv {
 	t.Helper()
+	// The commands hash passwords and seal the root key in this process.
+	apptest.UseCheapKeyDerivation()
 	dir := t.TempDir()
 	c := &cliEnv{t: t, args: []string{"--data", dir}, g: &globalFlags{data: dir}}
 	if dialect == "postgres" {

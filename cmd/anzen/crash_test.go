@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -44,8 +43,12 @@ func TestCrash_EveryAcknowledgedEventSurvivesSIGKILL(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			c := newCLI(t, d) // a fresh data directory and database
-			token := strings.TrimSpace(runBinary(t, bin, c.args, "token", "create", "--name", "crash-client",
-				"--scope", "ingest", "--facility", "all"))
+			// The first command, run in this process, seals the root key at
+			// the test-only cost (apptest.UseCheapKeyDerivation), so that each
+			// round's unseal, in checkLog under -race, takes milliseconds
+			// instead of seconds; the binary reads the cost from the file.
+			token := strings.TrimSpace(c.mustRun("token", "create", "--name", "crash-client",
+				"--scope", "ingest", "--facility", "all").out)
 			acked := map[string]bool{}
 			for round := range crashRounds {
 				srv := startServe(t, bin, c.args)
@@ -75,18 +78,6 @@ func buildAnzen(t *testing.T) string {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// runBinary runs the binary to its end and returns its standard output.
-func runBinary(t *testing.T, bin string, global []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, append(append([]string(nil), global...), args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("anzen %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
-	}
-	return out.String()
 }
 
 // server is a running `anzen serve`.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
+	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -55,9 +57,35 @@ func WithRetention(years int, dir string) Option {
 // segmentSize is how many positions one segment of this log holds.
 func (l *Log) segmentSize() int64 {
 	if l.keep.segmentLevel == 0 {
+		if level := testSegmentLevel.Load(); level != 0 {
+			return int64(1) << level
+		}
 		return SegmentSize
 	}
 	return int64(1) << l.keep.segmentLevel
+}
+
+// testSegmentLevel is set only by UseSmallSegmentsInTests (0: none).
+var testSegmentLevel atomic.Uint32
+
+// UseSmallSegmentsInTests makes the logs that have no segment level of
+// their own (the one app.Open makes) archive segments of the subtrees of
+// level (a stored one: 4, 8, 12) instead of 16 until t ends, so that a
+// test of the archiving commands fills a segment with a few hundred events
+// instead of 65,536. The real size has its own test in this package
+// (TestArchive_RealSegmentSizeKeepsProofsAndVerification). It is not a
+// setting: it panics outside a test binary (testing.Testing). t must not
+// run in parallel with tests that archive.
+func UseSmallSegmentsInTests(t testing.TB, level uint) {
+	t.Helper()
+	if !testing.Testing() {
+		panic("audit: UseSmallSegmentsInTests called outside a test binary")
+	}
+	if !stored(level) || level >= 16 {
+		t.Fatalf("audit: segment level %d is not a stored level below 16", level)
+	}
+	testSegmentLevel.Store(uint32(level))
+	t.Cleanup(func() { testSegmentLevel.Store(0) })
 }
 
 // ArchiveDir returns the directory segments are archived to.

@@ -23,6 +23,7 @@ func validCreate(a *adminEnv, login string) map[string]any {
 func TestUsersAPI_CreateReturnsTheInitialPasswordOnce(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			var created identity.CreateUserResponse
 			status, raw := a.api(t, a.AdminClient, "POST", "/api/v1/users", validCreate(a, "sato"), &created)
@@ -82,6 +83,7 @@ func TestUsersAPI_InvalidInputIs422AndChangesNothing(t *testing.T) {
 	}
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			before := a.countUsers(t)
 			for _, tt := range tests {
@@ -122,6 +124,7 @@ func TestUsersAPI_InvalidInputIs422AndChangesNothing(t *testing.T) {
 func TestUsersAPI_PatchListAndActions(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			u := a.CreateUser(t, "tech1", true)

@@ -26,7 +26,7 @@ import (
 // cost (m=19 MiB, t=2, p=1), which uses one core; logins/s/core is how many
 // password checks one core can do a second.
 func BenchmarkPasswordVerify(b *testing.B) {
-	h := newHasher()
+	h := newProductionHasher()
 	phc, err := h.Hash(corePassword)
 	if err != nil {
 		b.Fatal(err)

@@ -40,7 +40,7 @@ func (s *Service) CheckPassword(ctx context.Context, login, password, client str
 	}
 	u, err := s.UserByLogin(ctx, login)
 	if errors.Is(err, db.ErrNotFound) {
-		_, _ = s.hash.Verify(dummyHash(), password)
+		_, _ = s.hash.Verify(s.hash.dummy(), password)
 		return nil, s.failed(ctx, nil, typed, client, "unknown_login")
 	}
 	if err != nil {

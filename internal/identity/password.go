@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -32,10 +34,67 @@ const (
 )
 
 // hasher computes argon2id hashes with at most a few at once, so that a
-// burst of logins cannot take all memory (19 MiB each).
-type hasher struct{ sem chan struct{} }
+// burst of logins cannot take all memory (19 MiB each). memoryKiB and
+// passes are the cost of the hashes it writes; Verify uses the cost stored
+// in each hash.
+type hasher struct {
+	sem       chan struct{}
+	memoryKiB uint32
+	passes    uint32
+	// dummy is a hash of this hasher's cost, verified against when a login
+	// name does not exist, so that an unknown name takes as long as a
+	// wrong password.
+	dummy func() string
+}
 
-func newHasher() *hasher { return &hasher{sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0))} }
+// Test-only cost (see UseCheapPasswordHashesInTests): argon2id's smallest
+// sensible figures, 64 KiB and one pass, about 0.5 ms instead of 1–3 s
+// under the race detector on the 2-core CI machine.
+const (
+	testArgonMemoryKiB = 64
+	testArgonTime      = 1
+)
+
+// cheapHashes is set only by UseCheapPasswordHashesInTests.
+var cheapHashes atomic.Bool
+
+// UseCheapPasswordHashesInTests makes every identity service started
+// afterwards in this test binary write argon2id hashes at m=64 KiB, t=1
+// instead of anzen's cost. It is for tests that sign people in but do not
+// test the hash itself (apptest, the CLI tests): one hash at the real cost
+// takes 1–3 s under -race, and each bootstrap, user and sign-in hashes.
+// Hashes keep their own parameters, so verification is unchanged. It is
+// not a setting: it panics outside a test binary (testing.Testing), so no
+// configuration and no production code path can lower the cost. The tests
+// of the hash (password_test.go) use newProductionHasher.
+func UseCheapPasswordHashesInTests() {
+	if !testing.Testing() {
+		panic("identity: UseCheapPasswordHashesInTests called outside a test binary")
+	}
+	cheapHashes.Store(true)
+}
+
+// newHasher returns a hasher at anzen's cost, or at the test-only cost in
+// a test binary that asked for it.
+func newHasher() *hasher {
+	if cheapHashes.Load() {
+		return newHasherAt(testArgonMemoryKiB, testArgonTime)
+	}
+	return newProductionHasher()
+}
+
+// newProductionHasher returns a hasher at anzen's cost, whatever a test
+// asked for.
+func newProductionHasher() *hasher { return newHasherAt(argonMemoryKiB, argonTime) }
+
+func newHasherAt(memoryKiB, passes uint32) *hasher {
+	h := &hasher{sem: make(chan struct{}, 2*runtime.GOMAXPROCS(0)), memoryKiB: memoryKiB, passes: passes}
+	h.dummy = sync.OnceValue(func() string {
+		d, _ := h.Hash("anzen-dummy-password-for-timing")
+		return d
+	})
+	return h
+}
 
 // Hash returns the PHC string of password with a fresh salt.
 func (h *hasher) Hash(password string) (string, error) {
@@ -44,10 +103,10 @@ func (h *hasher) Hash(password string) (string, error) {
 		return "", err
 	}
 	h.sem <- struct{}{}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, h.passes, h.memoryKiB, argonThreads, argonKeyLen)
 	<-h.sem
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemoryKiB, argonTime,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, h.memoryKiB, h.passes,
 		argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
@@ -81,13 +140,6 @@ func (h *hasher) Verify(phc, password string) (bool, error) {
 	<-h.sem
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
-
-// dummyHash is verified against when a login name does not exist, so that
-// an unknown name takes as long as a wrong password.
-var dummyHash = sync.OnceValue(func() string {
-	h, _ := newHasher().Hash("anzen-dummy-password-for-timing")
-	return h
-})
 
 // PasswordPolicy is the password rule set in force.
 type PasswordPolicy struct {

@@ -16,7 +16,7 @@ import (
 var phcPattern = regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`)
 
 func TestHasher_WritesPHCWithOWASPParameters(t *testing.T) {
-	h := newHasher()
+	h := newProductionHasher()
 	a, err := h.Hash("Kx7#mPq2wZ")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +44,7 @@ func TestHasher_WritesPHCWithOWASPParameters(t *testing.T) {
 }
 
 func TestHasher_RefusesMalformedHashes(t *testing.T) {
-	h := newHasher()
+	h := newProductionHasher()
 	good, err := h.Hash("Kx7#mPq2wZ")
 	if err != nil {
 		t.Fatal(err)

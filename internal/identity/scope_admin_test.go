@@ -17,6 +17,7 @@ import (
 func TestFacilityScope_AdminOfOneFacilitySeesAndChangesOnlyItsUsers(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			main := a.createUser(t, "mainnurse", a.Facility, authz.Grant{Role: authz.Staff, Facility: a.Facility})
 			east := a.createUser(t, "eastnurse", a.East, authz.Grant{Role: authz.Staff, Facility: a.East})
@@ -80,6 +81,7 @@ func TestFacilityScope_AdminOfOneFacilitySeesAndChangesOnlyItsUsers(t *testing.T
 func TestFacilityScope_NoEscalationBeyondTheCallersFacilities(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			east := a.createUser(t, "eastclerk", a.East, authz.Grant{Role: authz.Staff, Facility: a.East})
@@ -199,6 +201,7 @@ func TestFacilityScope_NoEscalationBeyondTheCallersFacilities(t *testing.T) {
 func TestFacilityScope_ReadersSeeButCannotChange(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			u := a.createUser(t, "someone", a.Facility, authz.Grant{Role: authz.Staff, Facility: a.Facility})
 			auditor := a.CreateUser(t, "inspector", true, authz.Grant{Role: authz.Auditor, Facility: authz.AllFacilities})

@@ -17,6 +17,7 @@ import (
 func TestTokensAPI_BearerWorksUntilRevokedOrExpired(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			var made identity.CreateTokenResponse
 			status, raw := a.api(t, a.AdminClient, "POST", "/api/v1/tokens", identity.CreateTokenRequest{
@@ -96,6 +97,7 @@ func TestTokensAPI_InvalidInputIs422AndMakesNoToken(t *testing.T) {
 	}
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +134,7 @@ var tokenSecret = regexp.MustCompile(`id="token-secret">([^<]+)<`)
 func TestTokensPage_CreateShowsTheSecretOnceAndRevokes(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			status, body := a.form(t, a.AdminClient, "/tokens", url.Values{"name": {"bad name"}, "scope": {"read"},
 				"facility": {"all"}, "expires": {"90"}})
@@ -189,6 +192,7 @@ func TestTokensPage_CreateShowsTheSecretOnceAndRevokes(t *testing.T) {
 func TestFacilities_AddListAndRefuse(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			status, body := a.form(t, a.AdminClient, "/facilities", url.Values{"code": {"west"}, "name_ja": {""},
 				"name_en": {"West hospital"}})

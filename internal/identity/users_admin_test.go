@@ -31,6 +31,7 @@ var initialPassword = regexp.MustCompile(`id="initial-password">([^<]+)<`)
 func TestUsersPage_CreateShowsTheInitialPasswordOnceAndForcesAChange(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			status, body := a.form(t, a.AdminClient, "/users", newUserForm("hanako", a.Facility))
 			if status != http.StatusCreated {
@@ -94,6 +95,7 @@ func TestUsersPage_InvalidFormChangesNothingAndKeepsValues(t *testing.T) {
 	}
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			before := a.countUsers(t)
 			for _, tt := range tests {
@@ -122,6 +124,7 @@ func TestUsersPage_InvalidFormChangesNothingAndKeepsValues(t *testing.T) {
 func TestUsersPage_ListFiltersAndBadges(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			locked := a.CreateUser(t, "lockme", true)
@@ -184,6 +187,7 @@ func TestUsersPage_ListFiltersAndBadges(t *testing.T) {
 func TestUserPage_UnlockAfterLockout(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			u := a.CreateUser(t, "nurse7", true)
 			var last int
@@ -213,6 +217,7 @@ var resetPassword = regexp.MustCompile(`id="reset-password-value">([^<]+)<`)
 func TestUserPage_ResetPasswordWritesTheLedgerAndForcesAChange(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			u := a.CreateUser(t, "nurse8", true)
@@ -263,6 +268,7 @@ func TestUserPage_ResetPasswordWritesTheLedgerAndForcesAChange(t *testing.T) {
 func TestUserPage_ResetFactorsMakesTheUserEnrolAgain(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			u := a.CreateUser(t, "nurse9", true)
@@ -295,6 +301,7 @@ func TestUserPage_ResetFactorsMakesTheUserEnrolAgain(t *testing.T) {
 func TestUserPage_EditAndStatus(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			a := newAdminEnv(t, d)
 			ctx := context.Background()
 			u := a.createUser(t, "clerk1", a.Facility, authz.Grant{Role: authz.Staff, Facility: a.Facility})

@@ -54,6 +54,12 @@ func coreSettings() Settings {
 // (nil for none) and one facility. rec, when not nil, wraps the audit log.
 func newCoreEnv(t testing.TB, d *db.DB, adjust func(*Settings), rec func(selfaudit.Recorder) selfaudit.Recorder) *coreEnv {
 	t.Helper()
+	// Tests sign in with the test-only argon2id cost (the hash itself is
+	// tested in password_test.go); benchmarks measure anzen's own cost.
+	_, bench := t.(*testing.B)
+	if !bench {
+		UseCheapPasswordHashesInTests()
+	}
 	c := clock.NewFrozen(coreStart)
 	l := audit.New(d, c)
 	set := coreSettings()
@@ -67,6 +73,9 @@ func newCoreEnv(t testing.TB, d *db.DB, adjust func(*Settings), rec func(selfaud
 	svc, err := New(d, c, r, set, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bench {
+		svc.hash = newProductionHasher()
 	}
 	f, err := svc.CreateFacility(context.Background(), SystemActor,
 		Facility{Code: "H1", NameJA: "安全中央病院", NameEN: "Anzen Central Hospital"})

@@ -162,6 +162,7 @@ func auditCount(t *testing.T, e *apptest.Env, action, detailKey, detailValue str
 func TestWebAuthn_EnrolAtSignInShowsCodesThenKeySignsIn(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			u := e.CreateUser(t, "nurse01", false)
 
@@ -238,6 +239,7 @@ func TestWebAuthn_EnrolAtSignInShowsCodesThenKeySignsIn(t *testing.T) {
 func TestWebAuthn_SecondFactorPageOffersKeyOnlyToUsersWithKeys(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			u := e.CreateUser(t, "nurse02", true)
 			c := signIn(t, e, u)
@@ -302,6 +304,7 @@ func TestWebAuthn_RefusesReplayCloneAndFinishWithoutBegin(t *testing.T) {
 	}
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			for i, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -338,6 +341,7 @@ func TestWebAuthn_RefusesReplayCloneAndFinishWithoutBegin(t *testing.T) {
 func TestWebAuthn_RegistrationFinishWithoutBeginIsRefused(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			u := e.CreateUser(t, "nurse03", false)
 			c := signIn(t, e, u)
@@ -360,6 +364,7 @@ func TestWebAuthn_RegistrationFinishWithoutBeginIsRefused(t *testing.T) {
 func TestWebAuthn_SettingsAddsKeysExcludingRegisteredOnes(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			u := e.CreateUser(t, "nurse04", false)
 			k1, c, _ := enrolAtSignIn(t, e, u)
@@ -400,6 +405,7 @@ func TestWebAuthn_SettingsAddsKeysExcludingRegisteredOnes(t *testing.T) {
 func TestWebAuthn_FirstKeyInSettingsMakesRecoveryCodes(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d, func(c *config.Config) { c.MFARoles = []string{"admin"} })
 			u := e.CreateUser(t, "clerk01", false)
 			c := e.Login(t, u)
@@ -429,6 +435,7 @@ func TestWebAuthn_RemoveKeyRefusesLastRequiredFactor(t *testing.T) {
 	}
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					var opts []apptest.Option
@@ -478,6 +485,7 @@ func TestWebAuthn_RemoveKeyRefusesLastRequiredFactor(t *testing.T) {
 func TestWebAuthn_RoutesRefuseWrongStepAndBadInput(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			withTOTP := e.CreateUser(t, "nurse07", true)
 			pendingTOTP := signIn(t, e, withTOTP)
@@ -544,6 +552,7 @@ func TestWebAuthn_RoutesRefuseWrongStepAndBadInput(t *testing.T) {
 func TestWebAuthn_ParallelFinishesUseOneCeremonyOnce(t *testing.T) {
 	for _, d := range apptest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			e := apptest.New(t, d)
 			u := e.CreateUser(t, "nurse09", false)
 			k, _, _ := enrolAtSignIn(t, e, u)

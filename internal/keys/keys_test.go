@@ -3,6 +3,7 @@ package keys
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -313,6 +314,13 @@ func TestOpenLocalRoot_WrongPassphraseChangesNothing(t *testing.T) {
 	r, err := CreateLocalRoot(path, "the right passphrase")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Sealed at anzen's cost: tests elsewhere may ask for a cheap one
+	// (UseCheapSealingInTests), these do not.
+	var sealed sealedRoot
+	if b, err := os.ReadFile(path); err != nil || json.Unmarshal(b, &sealed) != nil ||
+		sealed.Memory != 64*1024 || sealed.Time != 3 || sealed.Threads != 2 {
+		t.Fatalf("sealed at m=%d t=%d p=%d (%v), want m=65536 t=3 p=2", sealed.Memory, sealed.Time, sealed.Threads, err)
 	}
 	w, _ := r.Wrap([]byte("material"), []byte("aad"))
 	if _, err := OpenLocalRoot(path, "the wrong passphrase"); !errors.Is(err, ErrWrongPassphrase) {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
+	"testing"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -73,6 +75,31 @@ const (
 	sealThreads   = 2
 )
 
+// Test-only cost (see UseCheapSealingInTests): 64 KiB, one pass, one
+// thread, about a millisecond instead of 5–20 s under the race detector.
+const (
+	testSealMemoryKiB = 64
+	testSealTime      = 1
+	testSealThreads   = 1
+)
+
+// cheapSealing is set only by UseCheapSealingInTests.
+var cheapSealing atomic.Bool
+
+// UseCheapSealingInTests makes CreateLocalRoot seal new root keys at
+// argon2id m=64 KiB, t=1, p=1 instead of the cost above, for the rest of
+// this test binary. It is for tests that start anzen many times (apptest,
+// the CLI tests), where each start unseals the root; the sealed file keeps
+// its own parameters, so OpenLocalRoot is unchanged. It is not a setting:
+// it panics outside a test binary (testing.Testing), so no configuration
+// can lower the cost. This package's own tests seal at the real cost.
+func UseCheapSealingInTests() {
+	if !testing.Testing() {
+		panic("keys: UseCheapSealingInTests called outside a test binary")
+	}
+	cheapSealing.Store(true)
+}
+
 func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
@@ -95,13 +122,17 @@ func CreateLocalRoot(path, passphrase string) (*LocalRoot, error) {
 			return nil, err
 		}
 	}
-	kek := argon2.IDKey([]byte(passphrase), salt, sealTime, sealMemoryKiB, sealThreads, 32)
+	memory, passes, threads := uint32(sealMemoryKiB), uint32(sealTime), uint8(sealThreads)
+	if cheapSealing.Load() {
+		memory, passes, threads = testSealMemoryKiB, testSealTime, testSealThreads
+	}
+	kek := argon2.IDKey([]byte(passphrase), salt, passes, memory, threads, 32)
 	aead, err := newAEAD(kek)
 	if err != nil {
 		return nil, err
 	}
-	s := sealedRoot{Format: sealedFormat, KDF: "argon2id", Memory: sealMemoryKiB, Time: sealTime,
-		Threads: sealThreads, Salt: salt, Nonce: nonce, Sealed: aead.Seal(nil, nonce, root, []byte(sealedFormat)),
+	s := sealedRoot{Format: sealedFormat, KDF: "argon2id", Memory: memory, Time: passes,
+		Threads: threads, Salt: salt, Nonce: nonce, Sealed: aead.Seal(nil, nonce, root, []byte(sealedFormat)),
 		Created: time.Now().UTC()}
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {

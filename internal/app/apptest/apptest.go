@@ -24,6 +24,7 @@ import (
 
 	"github.com/anzen-health/anzen/internal/app"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/clock"
 	"github.com/anzen-health/anzen/internal/platform/config"
@@ -62,6 +63,7 @@ func New(t testing.TB, dialect string, opts ...Option) *Env {
 // (for tests that read what anzen logs); nil discards it.
 func NewWithLog(t testing.TB, dialect string, logOut io.Writer, opts ...Option) *Env {
 	t.Helper()
+	UseCheapKeyDerivation()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.FailureDelay = 0
@@ -127,6 +129,18 @@ func NewWithLog(t testing.TB, dialect string, logOut io.Writer, opts ...Option) 
 	}
 	e.Facility = fs[0].ID
 	return e
+}
+
+// UseCheapKeyDerivation makes every anzen started afterwards in this test
+// binary hash passwords and seal its root key with argon2id at a test-only
+// cost (64 KiB, one pass) instead of anzen's (19 MiB and 64 MiB): under
+// -race each bootstrap, user and sign-in took 1–3 s and each start that
+// unseals the root 5–20 s. internal/identity and internal/keys test the
+// real cost; the switches panic outside a test binary. New calls it;
+// tests that call app.Open themselves call it first (TestMain).
+func UseCheapKeyDerivation() {
+	identity.UseCheapPasswordHashesInTests()
+	keys.UseCheapSealingInTests()
 }
 
 type testWriter struct{ t testing.TB }
