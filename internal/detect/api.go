@@ -4,7 +4,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/anzen-health/anzen/internal/platform/i18n"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -80,6 +82,10 @@ func (h *handlers) apiList(w http.ResponseWriter, r *http.Request) {
 	q.Before, q.States = before, states
 	if q.Assignee = r.URL.Query().Get("assignee"); q.Assignee == "me" {
 		q.Assignee = web.PrincipalOf(r).Login
+	} else if !utf8.ValidString(q.Assignee) || strings.ContainsRune(q.Assignee, 0) {
+		// No login holds these; PostgreSQL would refuse them as text.
+		h.srv.Problem(w, r, http.StatusBadRequest, "invalid-parameter", "detect.assign.error.login", nil)
+		return
 	}
 	alerts, err := ListAlerts(r.Context(), h.db, q)
 	if err != nil {

@@ -303,11 +303,12 @@ func (h *tableHandlers) apiFacility(w http.ResponseWriter, r *http.Request, p au
 
 // apiExport serves a stored table as CSV.
 func (h *tableHandlers) apiExport(w http.ResponseWriter, r *http.Request) {
-	kind, ok := h.apiKind(w, r)
+	// The query before the path: a bad parameter is 400 whatever the kind.
+	fac, ok := h.apiFacility(w, r, PermTablesRead)
 	if !ok {
 		return
 	}
-	fac, ok := h.apiFacility(w, r, PermTablesRead)
+	kind, ok := h.apiKind(w, r)
 	if !ok {
 		return
 	}
@@ -331,11 +332,12 @@ func (h *tableHandlers) apiExport(w http.ResponseWriter, r *http.Request) {
 
 // apiLoad replaces a table with the CSV file of the request's body.
 func (h *tableHandlers) apiLoad(w http.ResponseWriter, r *http.Request) {
-	kind, ok := h.apiKind(w, r)
+	// The query before the path: a bad parameter is 400 whatever the kind.
+	fac, ok := h.apiFacility(w, r, PermTablesLoad)
 	if !ok {
 		return
 	}
-	fac, ok := h.apiFacility(w, r, PermTablesLoad)
+	kind, ok := h.apiKind(w, r)
 	if !ok {
 		return
 	}
