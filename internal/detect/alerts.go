@@ -120,6 +120,35 @@ func joinOpenAlert(ctx context.Context, tx *db.Tx, open map[openKey]*openAlert, 
 	return joined, err
 }
 
+// coalesce joins the rule alerts of one batch that one open alert would
+// take (the same rule, user and facility, each within GroupWindow of the
+// one before), so that a batch writes each of them once rather than once
+// a match. It reuses the array of alerts.
+func coalesce(alerts []Alert) []Alert {
+	out := alerts[:0]
+	last := map[openKey]int{} // the alert in out that a key's matches join
+	for _, a := range alerts {
+		key, ok := a.openKey()
+		if ok {
+			if j, seen := last[key]; seen && a.FirstTime.Sub(out[j].LastTime) <= GroupWindow {
+				m := &out[j]
+				if n := maxSeqs - len(m.Seqs); n > 0 {
+					m.Seqs = append(m.Seqs[:len(m.Seqs):len(m.Seqs)], a.Seqs[:min(n, len(a.Seqs))]...)
+				}
+				m.Total += a.Total
+				m.LastSeq = max(m.LastSeq, a.LastSeq)
+				if a.LastTime.After(m.LastTime) {
+					m.LastTime = a.LastTime
+				}
+				continue
+			}
+			last[key] = len(out)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
 // openKey returns the key of a rule alert's group; false for alerts that
 // do not group.
 func (a *Alert) openKey() (openKey, bool) {
@@ -134,14 +163,14 @@ func (a *Alert) openKey() (openKey, bool) {
 // its last event is since or later.
 func addToAlert(ctx context.Context, tx *db.Tx, o *openAlert, a *Alert, since int64) (bool, error) {
 	seqs := o.seqs
-	if len(seqs) < maxSeqs {
-		seqs = append(seqs[:len(seqs):len(seqs)], a.Seqs...)
+	if n := maxSeqs - len(seqs); n > 0 {
+		seqs = append(seqs[:len(seqs):len(seqs)], a.Seqs[:min(n, len(a.Seqs))]...)
 	}
 	b, _ := json.Marshal(seqs)
-	res, err := tx.ExecContext(ctx, `UPDATE detect_alerts SET seqs = ?, total = total + 1, last_seq = ?,
+	res, err := tx.ExecContext(ctx, `UPDATE detect_alerts SET seqs = ?, total = total + ?, last_seq = ?,
 		last_time = CASE WHEN last_time > ? THEN last_time ELSE ? END
 		WHERE id = ? AND state IN ('new', 'acknowledged') AND last_time >= ?`,
-		string(b), a.LastSeq, a.LastTime.UnixMilli(), a.LastTime.UnixMilli(), o.id, since)
+		string(b), a.Total, a.LastSeq, a.LastTime.UnixMilli(), a.LastTime.UnixMilli(), o.id, since)
 	if err != nil {
 		return false, fmt.Errorf("add to alert %d: %w", o.id, err)
 	}

@@ -210,6 +210,7 @@ func (en *Engine) writeAlerts(ctx context.Context, tx *db.Tx, alerts []Alert, no
 	if err != nil {
 		return err
 	}
+	alerts = coalesce(alerts)
 	for i := range alerts {
 		if alerts[i].Correlation == "" {
 			joined, err := joinOpenAlert(ctx, tx, en.open, &alerts[i])
