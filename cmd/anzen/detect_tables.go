@@ -185,7 +185,8 @@ func newTablesExportCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			tb, err := detect.StoredTable(ctx, a.DB, fac, args[0])
+			actor := cliActor()
+			tb, err := detect.ExportTable(ctx, a.DB, a.Audit, fac, args[0], detect.Loader{Login: actor.Login, Client: actor.Client}, a.Clock.Now())
 			if err != nil {
 				return fmt.Errorf("the %s table of facility %d: %w", args[0], fac, err)
 			}

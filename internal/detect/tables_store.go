@@ -40,6 +40,10 @@ const TablesCheckEvery = 2 * time.Second
 // ActionTablesLoad is the audit log's action for a load of a table.
 const ActionTablesLoad = "detect.tables.load"
 
+// ActionTablesExport is the audit log's action for an export of a table:
+// the tables hold personal data, so who took a copy is kept.
+const ActionTablesExport = "detect.tables.export"
+
 // NewTables keeps the tables of d; dates and times without an offset are
 // the hospital's, in loc.
 func NewTables(d *db.DB, loc *time.Location) *Tables {
@@ -219,6 +223,22 @@ func TableInfos(ctx context.Context, q db.Querier, all bool, facilities []int64)
 		out = append(out, i)
 	}
 	return out, rows.Err()
+}
+
+// ExportTable reads a facility's table of a kind to hand it out, and
+// records who took it (kind and rows, never the content) in the audit
+// log; db.ErrNotFound when none was loaded.
+func ExportTable(ctx context.Context, d *db.DB, rec selfaudit.Recorder, facility int64, kind string, by Loader, now time.Time) (*Table, error) {
+	tb, err := StoredTable(ctx, d, facility, kind)
+	if err != nil {
+		return nil, err
+	}
+	if err := rec.Record(ctx, d, selfaudit.Event{Time: now, Facility: facility, ActorID: by.UserID, ActorLogin: by.Login,
+		Action: ActionTablesExport, Target: "table:" + kind, Outcome: selfaudit.Success, ClientAddr: by.Client,
+		Detail: map[string]string{"kind": kind, "rows": strconv.Itoa(tb.Len())}}); err != nil {
+		return nil, fmt.Errorf("record the export of the reference table %s: %w", kind, err)
+	}
+	return tb, nil
 }
 
 // StoredTable reads a facility's table of a kind; db.ErrNotFound when

@@ -23,6 +23,12 @@ import (
 // loads returns the loads of reference tables recorded in the audit log.
 func loads(t *testing.T, l *audit.Log) []audit.Event {
 	t.Helper()
+	return recorded(t, l, detect.ActionTablesLoad)
+}
+
+// recorded returns the events of an action in the audit log.
+func recorded(t *testing.T, l *audit.Log, action string) []audit.Event {
+	t.Helper()
 	if err := l.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +38,7 @@ func loads(t *testing.T, l *audit.Log) []audit.Event {
 	}
 	var out []audit.Event
 	for _, e := range events {
-		if e.Action == detect.ActionTablesLoad {
+		if e.Action == action {
 			out = append(out, e)
 		}
 	}
@@ -82,9 +88,17 @@ func TestTables_ALoadReplacesTheTableAndABadFileChangesNothing(t *testing.T) {
 		if all, _ := detect.TableInfos(ctx, d, true, nil); len(all) != 2 {
 			t.Errorf("all facilities: %+v", all)
 		}
-		// The export reads as what was loaded.
+		// The export reads as what was loaded, and who took it is kept.
+		exported, err := detect.ExportTable(ctx, d, l, 1, detect.TableStaff, detect.Loader{Login: "ciso01"}, now)
+		if err != nil || exported.Len() != 2 {
+			t.Fatalf("export: %v", err)
+		}
+		exports := recorded(t, l, detect.ActionTablesExport)
+		if len(exports) != 1 || exports[0].Actor.ID != "ciso01" || !strings.Contains(string(exports[0].Original), `"rows":"2"`) {
+			t.Errorf("export records %+v", exports)
+		}
 		var out bytes.Buffer
-		if err := stored.WriteCSV(&out); err != nil {
+		if err := exported.WriteCSV(&out); err != nil {
 			t.Fatal(err)
 		}
 		again, _, err := detect.ParseTable(detect.TableStaff, &out, "")

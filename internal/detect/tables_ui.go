@@ -312,7 +312,7 @@ func (h *tableHandlers) apiExport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	tb, err := StoredTable(r.Context(), h.DB, fac, kind)
+	tb, err := ExportTable(r.Context(), h.DB, h.Recorder, fac, kind, loader(r), h.Clock.Now())
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		h.srv.Problem(w, r, http.StatusNotFound, "not-found", "error.not_found", nil)
