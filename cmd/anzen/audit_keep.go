@@ -78,7 +78,7 @@ func printArchive(w io.Writer, res *audit.ArchiveResult, loc *time.Location) {
 	cutoff := res.Cutoff.In(loc).Format(time.RFC3339)
 	switch {
 	case len(res.Segments) == 0:
-		fmt.Fprintf(w, "nothing to archive: no whole segment of %d events was received before %s\n", audit.SegmentSize, cutoff)
+		fmt.Fprintf(w, "nothing to archive: no whole segment of %d events was received before %s\n", res.SegmentSize, cutoff)
 	case res.DryRun:
 		fmt.Fprintf(w, "would archive %s (%d events received before %s) to %s:\n", segments(len(res.Segments)), res.Events, cutoff, res.Dir)
 	default:

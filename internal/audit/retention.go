@@ -130,6 +130,8 @@ type ArchiveResult struct {
 	Cutoff   time.Time         `json:"cutoff"` // events received before this are past retention
 	Segments []ArchivedSegment `json:"segments"`
 	Events   int64             `json:"events"`
+	// SegmentSize is how many events one segment holds.
+	SegmentSize int64 `json:"segment_size"`
 	// Waiting says why the next segment was not archived, when it was not
 	// for want of events old enough (a reader behind, no checkpoint).
 	Waiting string `json:"waiting,omitempty"`
@@ -142,7 +144,7 @@ func (l *Log) Archive(ctx context.Context, opt ArchiveOptions) (*ArchiveResult, 
 	if l.keep.retentionYears <= 0 || l.keep.archiveDir == "" {
 		return nil, ErrNoRetention
 	}
-	res := &ArchiveResult{Dir: l.keep.archiveDir, DryRun: opt.DryRun,
+	res := &ArchiveResult{Dir: l.keep.archiveDir, DryRun: opt.DryRun, SegmentSize: l.segmentSize(),
 		Cutoff: l.clock.Now().AddDate(-l.keep.retentionYears, 0, 0).Truncate(time.Millisecond)}
 	due, err := l.dueSegments(ctx, res)
 	if err != nil || len(due) == 0 || opt.DryRun {
