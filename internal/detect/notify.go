@@ -131,18 +131,18 @@ func (en *Engine) Deliver(ctx context.Context) (int, error) {
 		target   string
 		attempts int
 	}
-	var todo []due
+	var pending []due
 	for rows.Next() {
 		var d due
 		if err := rows.Scan(&d.id, &d.target, &d.attempts); err != nil {
 			rows.Close()
 			return 0, err
 		}
-		todo = append(todo, d)
+		pending = append(pending, d)
 	}
 	rows.Close()
 	sent := 0
-	for _, d := range todo {
+	for _, d := range pending {
 		a, err := AlertByID(ctx, en.db, AlertQuery{AllFacilities: true}, d.id)
 		if err != nil {
 			return sent, err

@@ -203,15 +203,24 @@ func (h *ruleHandlers) apiRules(w http.ResponseWriter, r *http.Request) {
 	web.JSON(w, http.StatusOK, out)
 }
 
-func (h *ruleHandlers) apiRule(w http.ResponseWriter, r *http.Request) {
+// apiEntry finds the rule of the path's key, or answers the problem.
+func (h *ruleHandlers) apiEntry(w http.ResponseWriter, r *http.Request) (*RuleEntry, []StoredRules, bool) {
 	cat, stored, err := h.catalog(r)
 	if err != nil {
 		h.ruleProblem(w, r, err)
-		return
+		return nil, nil, false
 	}
 	e := cat.Entry(r.PathValue("key"))
 	if e == nil {
 		h.ruleProblem(w, r, db.ErrNotFound)
+		return nil, nil, false
+	}
+	return e, stored, true
+}
+
+func (h *ruleHandlers) apiRule(w http.ResponseWriter, r *http.Request) {
+	e, stored, ok := h.apiEntry(w, r)
+	if !ok {
 		return
 	}
 	web.JSON(w, http.StatusOK, ruleJSON(e, stored))
@@ -297,14 +306,8 @@ func (h *ruleHandlers) apiExportAll(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *ruleHandlers) apiExportRule(w http.ResponseWriter, r *http.Request) {
-	cat, _, err := h.catalog(r)
-	if err != nil {
-		h.ruleProblem(w, r, err)
-		return
-	}
-	e := cat.Entry(r.PathValue("key"))
-	if e == nil {
-		h.ruleProblem(w, r, db.ErrNotFound)
+	e, _, ok := h.apiEntry(w, r)
+	if !ok {
 		return
 	}
 	writeYAML(w, "rule.yml", [][]byte{e.Doc})
