@@ -24,6 +24,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -57,7 +58,7 @@ type App struct {
 
 // Migrations lists every part's schema, in the order they are applied.
 func Migrations() []db.Migrations {
-	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations(), detect.Migrations()}
+	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations(), detect.Migrations(), incident.Migrations()}
 }
 
 // Open unseals the key service's root of trust (unseal.go), opens the
@@ -224,6 +225,9 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	detect.RegisterRules(srv, a.DB, a.Detect, a.Audit, a.Audit)
 	detect.RegisterTables(srv, detect.TablesConfig{DB: a.DB, Tables: a.Tables, Recorder: a.Audit, Clock: a.Clock,
 		Facilities: a.facilityIDs})
+	if err := a.registerIncident(srv); err != nil {
+		return nil, nil, err
+	}
 	a.registerShell(srv)
 	return srv.Handler(), srv, nil
 }

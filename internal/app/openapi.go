@@ -13,6 +13,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -47,6 +48,9 @@ func apiFragments() []apiFragment {
 	}
 	for _, doc := range detect.OpenAPI() {
 		frags = append(frags, apiFragment{"detect", doc})
+	}
+	for _, doc := range incident.OpenAPI() {
+		frags = append(frags, apiFragment{"incident", doc})
 	}
 	return frags
 }

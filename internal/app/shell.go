@@ -11,6 +11,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/ingest"
 	"github.com/anzen-health/anzen/internal/keys"
 	"github.com/anzen-health/anzen/internal/platform/authz"
@@ -24,7 +25,7 @@ var PermMetrics = authz.Define(authz.Spec{Name: "metrics.read", Kind: authz.Read
 
 // catalogs lists every part's message files.
 func catalogs() []fs.FS {
-	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales(), detect.Locales()}
+	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales(), detect.Locales(), incident.Locales()}
 }
 
 // registerShell adds what belongs to no single part: the dashboard, the

@@ -48,10 +48,11 @@ type Config struct {
 	PKCS11TokenLabel string
 	PKCS11PINFile    string
 
-	Audit  AuditConfig
-	Syslog SyslogConfig
-	Mail   MailConfig
-	Detect DetectConfig
+	Audit    AuditConfig
+	Syslog   SyslogConfig
+	Mail     MailConfig
+	Detect   DetectConfig
+	Incident IncidentConfig
 }
 
 // option is one configuration key: its TOML name, environment variable,
@@ -69,7 +70,7 @@ type option struct {
 // options is the one table of anzen's settings, each part's in its own
 // file; validation, `anzen config example` and docs/configuration.md all
 // follow from it.
-var options = join(baseOptions, auditOptions, keepOptions, ingestOptions, mailOptions, detectOptions)
+var options = join(baseOptions, auditOptions, keepOptions, ingestOptions, mailOptions, detectOptions, incidentOptions)
 
 func join(lists ...[]option) []option {
 	var out []option
