@@ -73,6 +73,10 @@ func (e *Escalator) Escalate(ctx context.Context, a detect.Alert, by detect.Revi
 		n.OccurredAt = time.Time{}
 	}
 	i, err := Create(ctx, e.DB, e.Recorder, Scope{All: true}, Actor{UserID: by.UserID, Login: by.Login, Client: by.Client}, n, now)
+	if db.IsUniqueViolation(err) {
+		// Escalated meanwhile by someone else: theirs stands.
+		i, err = bySourceAlert(ctx, e.DB, a.ID)
+	}
 	var ie *Error
 	if errors.As(err, &ie) {
 		return detect.Incident{}, fmt.Errorf("open an incident of alert %d: %s", a.ID, ie.Error())
