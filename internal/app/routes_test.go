@@ -427,7 +427,7 @@ var criticalCells = []struct {
 	{"GET", "/incidents", "staff", false},
 	{"GET", "/incidents/{id}", "staff", false},
 	{"GET", "/incidents/{id}", "csirt", true},
-	{"GET", "/incidents/new", "auditor", false},
+	{"GET", "/incidents/new", "staff", false},
 	{"POST", "/incidents", "csirt", true},
 	{"POST", "/incidents", "auditor", false},
 	{"POST", "/incidents/{id}", "auditor", false},

@@ -30,7 +30,9 @@ func (h *handlers) loc() *time.Location {
 func (h *handlers) registerPages() {
 	read, manage := web.Perm(PermRead), web.Perm(PermManage)
 	h.srv.Handle(http.MethodGet, "/incidents", read, h.listPage)
-	h.srv.Handle(http.MethodGet, "/incidents/new", manage, h.newPage)
+	// The form is a page every reader may open (it says who may use it);
+	// opening the incident needs the right to manage.
+	h.srv.Handle(http.MethodGet, "/incidents/new", read, h.newPage)
 	h.srv.Handle(http.MethodPost, "/incidents", manage, h.createPost)
 	h.srv.Handle(http.MethodGet, "/incidents/{id}", read, h.incidentPage)
 	h.srv.Handle(http.MethodGet, "/incidents/{id}/edit", manage, h.editPage)
@@ -120,10 +122,12 @@ type formView struct {
 	Severities          []Severity
 	Leaks               []Leak
 	Error, ErrField     string
+	CanManage           bool
 }
 
 func (h *handlers) renderForm(w http.ResponseWriter, r *http.Request, status int, v *formView) {
 	v.Kinds, v.Severities, v.Leaks = Kinds, Severities, []Leak{LeakNone, LeakPossible, LeakConfirmed}
+	v.CanManage = web.PrincipalOf(r).Can(PermManage)
 	h.srv.Render(w, r, status, "incident/incident_form", v)
 }
 
