@@ -219,6 +219,8 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	if a.Baselines != nil {
 		detectOpts = append(detectOpts, detect.WithProfiles(a.Baselines))
 	}
+	// Reviewers escalate alerts into incidents (internal/incident).
+	detectOpts = append(detectOpts, detect.WithEscalator(a.incidentEscalator()))
 	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, append(detectOpts, detect.WithPeople(alertPeople{a}))...); err != nil {
 		return nil, nil, err
 	}

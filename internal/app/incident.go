@@ -44,3 +44,10 @@ func (a *App) incidentConfig() incident.Config {
 func (a *App) registerIncident(srv *web.Server) error {
 	return incident.Register(srv, a.incidentConfig())
 }
+
+// incidentEscalator opens incidents of alerts for the detection part;
+// the kind is guessed from the tags of the alert's rule.
+func (a *App) incidentEscalator() *incident.Escalator {
+	return &incident.Escalator{DB: a.DB, Recorder: a.Audit, Clock: a.Clock, Tags: a.Detect.RuleTags,
+		Facilities: a.facilityIDs}
+}

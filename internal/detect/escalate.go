@@ -147,7 +147,8 @@ func (h *handlers) registerEscalation() {
 		return
 	}
 	review := web.Perm(PermAlertsReview)
-	h.srv.Handle(http.MethodPost, "/alerts/{id}/escalate", review, h.escalatePost)
+	// Not /alerts/{id}/escalate: that would clash with POST /alerts/rules/{key}.
+	h.srv.Handle(http.MethodPost, "/alerts/escalate/{id}", review, h.escalatePost)
 	h.srv.Handle(http.MethodPost, "/api/v1/detect/alerts/{id}/escalate", review, h.apiEscalate)
 }
 

@@ -182,7 +182,7 @@ func TestEscalate_TheButtonAndTheRouteExistOnlyWithAnEscalator(t *testing.T) {
 
 		inc := &fakeIncidents{}
 		_, h = serve(detect.WithEscalator(inc))
-		if w := do(h, "GET", page, ""); !strings.Contains(w.Body.String(), `action="/alerts/`+fmt.Sprint(a.ID)+`/escalate"`) {
+		if w := do(h, "GET", page, ""); !strings.Contains(w.Body.String(), `action="/alerts/escalate/`+fmt.Sprint(a.ID)+`"`) {
 			t.Errorf("with an incident part the page offers no escalation:\n%s", w.Body.String())
 		}
 		if w := do(h, "POST", api, `{"commentary": "x"}`); w.Code != http.StatusBadRequest {

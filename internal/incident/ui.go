@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/platform/clock"
@@ -49,6 +48,9 @@ type Config struct {
 type handlers struct {
 	srv *web.Server
 	cfg Config
+	// hooks fill the other rooms' sections of an incident's page
+	// (ui_incident.go).
+	hooks map[string]DetailHook
 }
 
 // Register adds the incident part's pages, API routes, navigation entries
@@ -61,8 +63,13 @@ func Register(srv *web.Server, cfg Config) error {
 	if err := srv.AddPages("incident", pages); err != nil {
 		return fmt.Errorf("incident pages: %w", err)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
 	h := &handlers{srv: srv, cfg: cfg}
-	_ = h
-	_ = http.MethodGet
+	// One line per room of the part.
+	h.registerPages() // ui_incidents.go, ui_incident.go
+	h.registerAPI()   // api.go, api_parts.go
+	h.registerRaise() // raise.go
 	return nil
 }

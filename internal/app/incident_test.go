@@ -1,0 +1,60 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/anzen-health/anzen/internal/app/apptest"
+	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/incident"
+	"github.com/anzen-health/anzen/internal/platform/authz"
+)
+
+// TestIncident_AnAlertEscalatesIntoOneIncident escalates a break-glass
+// alert through the wired incident part, twice, on each database: one
+// incident, linked to the alert, whose page the CSIRT opens and the
+// alert's page links to.
+func TestIncident_AnAlertEscalatesIntoOneIncident(t *testing.T) {
+	for _, d := range apptest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			e := apptest.New(t, d)
+			csirt := e.Login(t, e.CreateUser(t, "csirt01", true, authz.Grant{Role: authz.CSIRT, Facility: 1}))
+			breakGlassAt(t, e, "dr01")
+			alerts, err := detect.Alerts(context.Background(), e.App.DB, 10)
+			if err != nil || len(alerts) == 0 {
+				t.Fatalf("alerts %v %v", alerts, err)
+			}
+			a := alerts[0]
+			path := "/api/v1/detect/alerts/" + strconv.FormatInt(a.ID, 10) + "/escalate"
+			var first, second detect.IncidentJSON
+			for _, out := range []*detect.IncidentJSON{&first, &second} {
+				resp := e.Do(t, csirt, http.MethodPost, path, map[string]string{"comment": "CSIRT で対応"})
+				body := apptest.ReadBody(t, resp)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("escalate: %d %s", resp.StatusCode, body)
+				}
+				json.Unmarshal([]byte(body), out)
+			}
+			if first.Ref == "" || first != second || !strings.HasPrefix(first.URL, "/incidents/") {
+				t.Fatalf("escalations %+v %+v", first, second)
+			}
+			list, err := incident.List(context.Background(), e.App.DB, incident.ListQuery{Scope: incident.Scope{All: true}})
+			if err != nil || len(list) != 1 || list[0].SourceAlert != a.ID || list[0].Ref() != first.Ref {
+				t.Fatalf("incidents %+v %v", list, err)
+			}
+			resp := e.Do(t, csirt, http.MethodGet, first.URL, nil)
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, first.Ref) ||
+				!strings.Contains(body, "/alerts/"+strconv.FormatInt(a.ID, 10)) {
+				t.Errorf("incident page: %d", resp.StatusCode)
+			}
+			resp = e.Do(t, csirt, http.MethodGet, "/alerts/"+strconv.FormatInt(a.ID, 10), nil)
+			if body := apptest.ReadBody(t, resp); !strings.Contains(body, first.Ref) {
+				t.Errorf("the alert's page does not name %s", first.Ref)
+			}
+		})
+	}
+}
