@@ -44,6 +44,15 @@ type Config struct {
 	PublicURL string
 	// Location is where the hospital is, for dates on pages and reports.
 	Location *time.Location
+
+	// Reports (report*.go, duty_clocks.go, remind.go).
+	// ReminderBefore is how long before a deadline its owners are mailed
+	// (incident.reminder_before); a duty is due soon from then.
+	ReminderBefore time.Duration
+	// FacilityNames names facilities on reports; nil: their numbers.
+	FacilityNames FacilityNames
+	// Addressees says whom reminders go to; nil: no reminder is sent.
+	Addressees Addressees
 }
 
 type handlers struct {
@@ -62,6 +71,7 @@ func Register(srv *web.Server, cfg Config) error {
 		return fmt.Errorf("incident pages: %w", err)
 	}
 	h := &handlers{srv: srv, cfg: cfg}
+	h.registerReports()
 	_ = h
 	_ = http.MethodGet
 	return nil
