@@ -98,3 +98,7 @@ func (a *App) runIncident(ctx context.Context) {
 func (a *App) registerIncident(srv *web.Server) error {
 	return incident.Register(srv, a.incidentConfig())
 }
+
+// IncidentFacilityNames names facilities on the incident part's reports
+// (for the CLI, which prints them straight off the database).
+func (a *App) IncidentFacilityNames() incident.FacilityNames { return facilityNames{a.Identity} }
