@@ -26,7 +26,7 @@ import (
 // The incident part's other rooms add their commands (contacts, report)
 // to incidentSubcommands from their own files:
 //
-//	func init() { incidentSubcommands = append(incidentSubcommands, newIncidentReportCommand) }
+//	func init() { incidentSubcommands = append(incidentSubcommands, newIncidentReportCmd) }
 
 func init() { extraCommands = append(extraCommands, newIncidentCommand) }
 

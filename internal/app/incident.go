@@ -1,8 +1,11 @@
 package app
 
 import (
+	"context"
 	"errors"
+	"time"
 
+	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/platform/pdf"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -37,7 +40,58 @@ func (a *App) incidentConfig() incident.Config {
 	if r := a.pdfRenderer(); r != nil {
 		c.PDF = r
 	}
+	// Reports: deadlines' reminders, and the facilities' names on reports.
+	c.ReminderBefore = a.Cfg.Incident.ReminderBefore
+	c.FacilityNames = facilityNames{a.Identity}
+	if len(a.Cfg.Detect.NotifyOnCall) > 0 {
+		// Until the organisation's roster says who is on the CSIRT.
+		c.Addressees = incident.AddressList(a.Cfg.Detect.NotifyOnCall)
+	}
 	return c
+}
+
+// facilityNames names facilities on reports from the identity part.
+type facilityNames struct{ id *identity.Service }
+
+// FacilityName returns the facility's name in lang (the Japanese one when
+// it has no English one); "" for a facility it does not know.
+func (f facilityNames) FacilityName(ctx context.Context, id int64, lang string) (string, error) {
+	list, err := f.id.Facilities(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, fa := range list {
+		if fa.ID == id {
+			if lang == "en" && fa.NameEN != "" {
+				return fa.NameEN, nil
+			}
+			return fa.NameJA, nil
+		}
+	}
+	return "", nil
+}
+
+// reminderPoll is how often the incident part's reminders are looked for.
+const reminderPoll = time.Minute
+
+// runIncident mails the reminders of reporting duties and tasks every
+// minute until ctx ends.
+func (a *App) runIncident(ctx context.Context) {
+	rm := incident.NewReminder(a.incidentConfig(), a.Catalog)
+	t := time.NewTicker(reminderPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := rm.SendReminders(ctx, a.Clock.Now()); err != nil {
+				a.Log.Error("incident reminders", "err", err, "sent", n)
+			} else if n > 0 {
+				a.Log.Info("sent incident reminders", "count", n)
+			}
+		}
+	}
 }
 
 // registerIncident adds the incident part's pages and API.
@@ -51,3 +105,7 @@ func (a *App) incidentEscalator() *incident.Escalator {
 	return &incident.Escalator{DB: a.DB, Recorder: a.Audit, Clock: a.Clock, Tags: a.Detect.RuleTags,
 		Facilities: a.facilityIDs}
 }
+
+// IncidentFacilityNames names facilities on the incident part's reports
+// (for the CLI, which prints them straight off the database).
+func (a *App) IncidentFacilityNames() incident.FacilityNames { return facilityNames{a.Identity} }

@@ -14,8 +14,8 @@ import (
 // payloads and the handlers of incidents and their timeline. Tasks,
 // observables, evidence and links are in api_parts.go.
 
-// DutyJSON is a reporting duty of an incident.
-type DutyJSON struct {
+// IncidentDutyJSON is a reporting duty of an incident.
+type IncidentDutyJSON struct {
 	To        Recipient `json:"to"`
 	Required  bool      `json:"required"`
 	Due       time.Time `json:"due"`
@@ -24,34 +24,34 @@ type DutyJSON struct {
 
 // IncidentJSON is an incident in the JSON API.
 type IncidentJSON struct {
-	ID              int64      `json:"id"`
-	Ref             string     `json:"ref"`
-	Facility        int64      `json:"facility"`
-	Kind            Kind       `json:"kind"`
-	Severity        Severity   `json:"severity"`
-	State           State      `json:"state"`
-	Title           string     `json:"title"`
-	Summary         string     `json:"summary"`
-	AwareAt         time.Time  `json:"aware_at"`
-	OccurredAt      *time.Time `json:"occurred_at,omitempty"`
-	Created         time.Time  `json:"created"`
-	CreatedBy       string     `json:"created_by"`
-	Updated         time.Time  `json:"updated"`
-	Closed          *time.Time `json:"closed,omitempty"`
-	Resolution      string     `json:"resolution,omitempty"`
-	Commander       string     `json:"commander"`
-	AffectedSystems string     `json:"affected_systems"`
-	AffectedData    string     `json:"affected_data"`
-	People          int64      `json:"people"`
-	MedicalData     bool       `json:"medical_data"`
-	Leak            Leak       `json:"leak"`
-	Malicious       bool       `json:"malicious"`
-	Crime           bool       `json:"crime"`
-	Cyberattack     bool       `json:"cyberattack"`
-	CareImpact      bool       `json:"care_impact"`
-	Encrypted       bool       `json:"encrypted"`
-	SourceAlert     int64      `json:"source_alert,omitempty"`
-	Duties          []DutyJSON `json:"duties"`
+	ID              int64              `json:"id"`
+	Ref             string             `json:"ref"`
+	Facility        int64              `json:"facility"`
+	Kind            Kind               `json:"kind"`
+	Severity        Severity           `json:"severity"`
+	State           State              `json:"state"`
+	Title           string             `json:"title"`
+	Summary         string             `json:"summary"`
+	AwareAt         time.Time          `json:"aware_at"`
+	OccurredAt      *time.Time         `json:"occurred_at,omitempty"`
+	Created         time.Time          `json:"created"`
+	CreatedBy       string             `json:"created_by"`
+	Updated         time.Time          `json:"updated"`
+	Closed          *time.Time         `json:"closed,omitempty"`
+	Resolution      string             `json:"resolution,omitempty"`
+	Commander       string             `json:"commander"`
+	AffectedSystems string             `json:"affected_systems"`
+	AffectedData    string             `json:"affected_data"`
+	People          int64              `json:"people"`
+	MedicalData     bool               `json:"medical_data"`
+	Leak            Leak               `json:"leak"`
+	Malicious       bool               `json:"malicious"`
+	Crime           bool               `json:"crime"`
+	Cyberattack     bool               `json:"cyberattack"`
+	CareImpact      bool               `json:"care_impact"`
+	Encrypted       bool               `json:"encrypted"`
+	SourceAlert     int64              `json:"source_alert,omitempty"`
+	Duties          []IncidentDutyJSON `json:"duties"`
 }
 
 // IncidentsJSON is the answer of GET /api/v1/incident/incidents.
@@ -73,9 +73,9 @@ func ToJSON(i Incident) IncidentJSON {
 		CreatedBy: i.CreatedBy, Updated: i.Updated, Closed: timePtr(i.Closed), Resolution: i.Resolution,
 		Commander: i.Commander, AffectedSystems: i.AffectedSystems, AffectedData: i.AffectedData, People: i.People,
 		MedicalData: i.MedicalData, Leak: i.Leak, Malicious: i.Malicious, Crime: i.Crime, Cyberattack: i.Cyberattack,
-		CareImpact: i.CareImpact, Encrypted: i.Encrypted, SourceAlert: i.SourceAlert, Duties: []DutyJSON{}}
+		CareImpact: i.CareImpact, Encrypted: i.Encrypted, SourceAlert: i.SourceAlert, Duties: []IncidentDutyJSON{}}
 	for _, d := range Duties(i) {
-		j.Duties = append(j.Duties, DutyJSON{To: d.To, Required: d.Required, Due: d.Due, Statutory: d.Statutory})
+		j.Duties = append(j.Duties, IncidentDutyJSON{To: d.To, Required: d.Required, Due: d.Due, Statutory: d.Statutory})
 	}
 	return j
 }

@@ -75,7 +75,7 @@ func TestRaise_StaffReportOpensANewIncident(t *testing.T) {
 		ctx := context.Background()
 		e := newEnv(t, d)
 		nurse := Actor{UserID: 30, Login: "nurse01", Client: "10.2.0.9"}
-		i, err := Raise(ctx, d, e.log, fac1, 1, nurse, Report{Kind: LostDevice, Where: "3 階東病棟", What: "ノート PC が見当たりません",
+		i, err := Raise(ctx, d, e.log, fac1, 1, nurse, StaffReport{Kind: LostDevice, Where: "3 階東病棟", What: "ノート PC が見当たりません",
 			Phone: "内線 1234", NoticedAt: start.Add(-30 * time.Minute), Title: "職員からの報告：端末の紛失"}, e.clk.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -84,10 +84,10 @@ func TestRaise_StaffReportOpensANewIncident(t *testing.T) {
 			i.AffectedSystems != "3 階東病棟" {
 			t.Errorf("%+v", i)
 		}
-		if _, err := Raise(ctx, d, e.log, fac1, 1, nurse, Report{Kind: LostDevice}, e.clk.Now()); !isField(err, "what") {
+		if _, err := Raise(ctx, d, e.log, fac1, 1, nurse, StaffReport{Kind: LostDevice}, e.clk.Now()); !isField(err, "what") {
 			t.Errorf("empty report: %v", err)
 		}
-		if _, err := Raise(ctx, d, e.log, fac1, 2, nurse, Report{Kind: Other, What: "x"}, e.clk.Now()); !isField(err, "facility") {
+		if _, err := Raise(ctx, d, e.log, fac1, 2, nurse, StaffReport{Kind: Other, What: "x"}, e.clk.Now()); !isField(err, "facility") {
 			t.Errorf("another facility: %v", err)
 		}
 	})

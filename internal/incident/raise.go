@@ -18,8 +18,8 @@ import (
 // the contact diagram. The reporter cannot read the incident afterwards
 // (PermRaise is not PermRead).
 
-// Report is a member of staff's report.
-type Report struct {
+// StaffReport is a member of staff's report.
+type StaffReport struct {
 	Kind      Kind      `json:"kind"`
 	Where     string    `json:"where,omitempty"`
 	NoticedAt time.Time `json:"noticed_at,omitzero"`
@@ -31,7 +31,7 @@ type Report struct {
 }
 
 // Raise opens a new incident of a report, in facility (one of scope).
-func Raise(ctx context.Context, d *db.DB, rec selfaudit.Recorder, scope Scope, facility int64, by Actor, rp Report, now time.Time) (Incident, error) {
+func Raise(ctx context.Context, d *db.DB, rec selfaudit.Recorder, scope Scope, facility int64, by Actor, rp StaffReport, now time.Time) (Incident, error) {
 	if _, err := ParseKind(string(rp.Kind)); err != nil {
 		return Incident{}, invalid("kind", "incident.error.kind")
 	}
@@ -67,7 +67,7 @@ func Raise(ctx context.Context, d *db.DB, rec selfaudit.Recorder, scope Scope, f
 // raiseView is what templates/raise.html sees.
 type raiseView struct {
 	Kinds           []Kind
-	Report          Report
+	Report          StaffReport
 	NoticedAt       string
 	Error, ErrField string
 	Ref             string // set on the thank-you page
@@ -87,7 +87,7 @@ func (h *handlers) raisePage(w http.ResponseWriter, r *http.Request) {
 }
 
 // raise opens the incident of rp for the caller.
-func (h *handlers) raise(r *http.Request, rp Report) (Incident, error) {
+func (h *handlers) raise(r *http.Request, rp StaffReport) (Incident, error) {
 	s := scopeOf(r, PermRaise)
 	if rp.Title == "" {
 		rp.Title = h.srv.T(r, "incident.raise.incident_title", map[string]any{"Kind": h.srv.T(r, "incident.kind."+string(rp.Kind), nil)})
@@ -97,7 +97,7 @@ func (h *handlers) raise(r *http.Request, rp Report) (Incident, error) {
 
 func (h *handlers) raisePost(w http.ResponseWriter, r *http.Request) {
 	v := &raiseView{Kinds: Kinds, NoticedAt: r.PostFormValue("noticed_at"),
-		Report: Report{Kind: Kind(r.PostFormValue("kind")), Where: r.PostFormValue("where"), What: r.PostFormValue("what"),
+		Report: StaffReport{Kind: Kind(r.PostFormValue("kind")), Where: r.PostFormValue("where"), What: r.PostFormValue("what"),
 			Phone: r.PostFormValue("phone")}}
 	var err error
 	if v.NoticedAt != "" {
@@ -128,7 +128,7 @@ type RaisedJSON struct {
 }
 
 func (h *handlers) apiRaise(w http.ResponseWriter, r *http.Request) {
-	var rp Report
+	var rp StaffReport
 	if err := web.DecodeJSON(r, &rp); err != nil {
 		h.srv.DecodeProblem(w, r, err)
 		return

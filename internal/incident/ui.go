@@ -43,6 +43,15 @@ type Config struct {
 	PublicURL string
 	// Location is where the hospital is, for dates on pages and reports.
 	Location *time.Location
+
+	// Reports (report*.go, duty_clocks.go, remind.go).
+	// ReminderBefore is how long before a deadline its owners are mailed
+	// (incident.reminder_before); a duty is due soon from then.
+	ReminderBefore time.Duration
+	// FacilityNames names facilities on reports; nil: their numbers.
+	FacilityNames FacilityNames
+	// Addressees says whom reminders go to; nil: no reminder is sent.
+	Addressees Addressees
 }
 
 type handlers struct {
@@ -68,8 +77,9 @@ func Register(srv *web.Server, cfg Config) error {
 	}
 	h := &handlers{srv: srv, cfg: cfg}
 	// One line per room of the part.
-	h.registerPages() // ui_incidents.go, ui_incident.go
-	h.registerAPI()   // api.go, api_parts.go
-	h.registerRaise() // raise.go
+	h.registerPages()   // ui_incidents.go, ui_incident.go
+	h.registerAPI()     // api.go, api_parts.go
+	h.registerRaise()   // raise.go
+	h.registerReports() // report*.go
 	return nil
 }

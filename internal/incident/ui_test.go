@@ -228,7 +228,7 @@ func TestAPI_IncidentWithDutiesAndProblems(t *testing.T) {
 
 // TestPages_AnotherRoomFillsTheDutiesSlot shows how the reporting room
 // plugs its section into the incident's page: a partial defining
-// "incident-duties", reading what its hook put in .Data.Extra.
+// "incident-duties", given what its hook put in .Data.Extra as .Board.
 func TestPages_AnotherRoomFillsTheDutiesSlot(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
 		mine, err := fs.ReadFile(templatesFS, "templates/incident.html")
@@ -236,7 +236,7 @@ func TestPages_AnotherRoomFillsTheDutiesSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		pages := fstest.MapFS{"incident.html": {Data: mine},
-			"_duties.html": {Data: []byte(`{{define "incident-duties"}}<section id="duties">{{.Data.Extra.duties}}</section>{{end}}`)}}
+			"_duties.html": {Data: []byte(`{{define "incident-duties"}}<section id="duties">{{.Board}}</section>{{end}}`)}}
 		e := newEnv(t, d)
 		cat := i18n.New()
 		cat.Add(web.Locales())
