@@ -62,6 +62,7 @@ func Register(srv *web.Server, cfg Config) error {
 		return fmt.Errorf("incident pages: %w", err)
 	}
 	h := &handlers{srv: srv, cfg: cfg}
+	h.registerPrepare() // playbooks, BCP, backups, drills (bcp_register.go)
 	_ = h
 	_ = http.MethodGet
 	return nil
