@@ -475,6 +475,9 @@ func renderBCPPrint(srv *web.Server, lang string, v *bcpView) ([]byte, error) {
 	return b.Bytes(), err
 }
 
+// printCSP is the Content-Security-Policy of a printable document.
+const printCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 func (h *handlers) bcpPrint(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.pageFacility(w, r, PermRead)
 	if !ok {
@@ -486,6 +489,9 @@ func (h *handlers) bcpPrint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The printable document carries its style inline (it is also rendered
+	// offline as PDF) and has no script: allow inline style, nothing else.
+	w.Header().Set("Content-Security-Policy", printCSP)
 	_, _ = w.Write(b)
 }
 
