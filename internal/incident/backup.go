@@ -62,8 +62,8 @@ type Backup struct {
 func (b *Backup) check(now time.Time) error {
 	b.System, b.Note, b.Method = strings.TrimSpace(b.System), strings.TrimSpace(b.Note), strings.TrimSpace(b.Method)
 	switch {
-	case b.System == "" || !checkText(b.System, maxName):
-		return prepErr("system", "incident.prep.error.name", "Max", maxName)
+	case b.System == "" || !prepCheckText(b.System, prepMaxName):
+		return prepErr("system", "incident.prep.error.name", "Max", prepMaxName)
 	case b.Generation < 1 || b.Generation > 10000:
 		return prepErr("generation", "incident.prep.error.generation")
 	case b.TakenAt.IsZero() || b.TakenAt.After(now.Add(time.Hour)):
@@ -74,15 +74,15 @@ func (b *Backup) check(now time.Time) error {
 		return prepErr("restore_tested_at", "incident.prep.error.date")
 	case b.RestoreTestedAt.IsZero() != (b.RestoreResult == "") || (b.RestoreResult != "" && !slices.Contains(RestoreResults, b.RestoreResult)):
 		return prepErr("restore_result", "incident.prep.error.restore")
-	case !checkText(b.Note, maxTitle*5):
-		return prepErr("note", "incident.prep.error.text", "Max", maxTitle*5)
+	case !prepCheckText(b.Note, prepMaxTitle*5):
+		return prepErr("note", "incident.prep.error.text", "Max", prepMaxTitle*5)
 	}
 	return nil
 }
 
 // AttestBackup writes the attestation b in facility, recorded in the
 // audit log.
-func AttestBackup(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, b Backup, now time.Time) (Backup, error) {
+func AttestBackup(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, b Backup, now time.Time) (Backup, error) {
 	if err := b.check(now); err != nil {
 		return b, err
 	}
@@ -109,7 +109,7 @@ func AttestBackup(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Acto
 // Backups returns the attestations of the facilities given (all: every
 // facility), newest backup first.
 func Backups(ctx context.Context, q db.Querier, all bool, facilities []int64) ([]Backup, error) {
-	where, args := facilityScope(all, facilities)
+	where, args := prepFacilityScope(all, facilities)
 	rows, err := q.QueryContext(ctx, `SELECT id, facility, system, generation, taken_at, method, offline, immutable, restore_tested_at,
 		restore_result, note, attested_by, created FROM incident_backups WHERE `+where+` ORDER BY taken_at DESC, id DESC LIMIT ?`,
 		append(args, maxBackupsRead)...)
@@ -133,8 +133,8 @@ func Backups(ctx context.Context, q db.Querier, all bool, facilities []int64) ([
 	return out, rows.Err()
 }
 
-// facilityScope is the WHERE clause of a query of the facilities given.
-func facilityScope(all bool, ids []int64) (string, []any) {
+// prepFacilityScope is the WHERE clause of a query of the facilities given.
+func prepFacilityScope(all bool, ids []int64) (string, []any) {
 	if all {
 		return "1 = 1", nil
 	}

@@ -177,7 +177,7 @@ func (h *handlers) renderBackups(w http.ResponseWriter, r *http.Request, status 
 		return
 	}
 	now := h.cfg.Clock.Now()
-	v := &backupsView{Facility: f, Query: facilityQuery(f), Attestations: list, Methods: BackupMethods, Results: RestoreResults,
+	v := &backupsView{Facility: f, Query: prepFacilityQuery(f), Attestations: list, Methods: BackupMethods, Results: RestoreResults,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f), Error: msg, Form: form,
 		OfflineDays: int(MaxOfflineAge / (24 * time.Hour)), RestoreDays: int(MaxRestoreTestAge / (24 * time.Hour))}
 	for _, s := range BackupStatuses(list, now) {
@@ -223,7 +223,7 @@ func (h *handlers) backupPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.backup.saved")
-	http.Redirect(w, r, "/incident/backups"+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/backups"+prepFacilityQuery(f), http.StatusSeeOther)
 }
 
 // backupCard fills the dashboard card: each system's backup status in the
@@ -240,7 +240,7 @@ func (h *handlers) backupCard(r *http.Request) ([]web.Stat, error) {
 		return []web.Stat{{LabelID: "incident.prep.backup.card_none", Value: "—", Level: LevelWarn, Link: "/incident/backups"}}, nil
 	}
 	rank := map[string]int{LevelBad: 0, LevelWarn: 1, LevelOK: 2}
-	stableSortBy(sts, func(s BackupStatus) int { return rank[s.Level()] })
+	prepSortBy(sts, func(s BackupStatus) int { return rank[s.Level()] })
 	var out []web.Stat
 	lang := h.srv.Lang(r)
 	for _, s := range sts[:min(len(sts), 8)] {
@@ -248,13 +248,13 @@ func (h *handlers) backupCard(r *http.Request) ([]web.Stat, error) {
 		if d := s.OfflineAgeDays(now); d >= 0 {
 			val = h.srv.Catalog().T(lang, "incident.prep.backup.card_days", map[string]any{"Days": d})
 		}
-		out = append(out, web.Stat{Label: s.System, Value: val, Level: s.Level(), Link: "/incident/backups" + facilityQuery(s.Facility)})
+		out = append(out, web.Stat{Label: s.System, Value: val, Level: s.Level(), Link: "/incident/backups" + prepFacilityQuery(s.Facility)})
 	}
 	return out, nil
 }
 
-// stableSortBy sorts s by key, keeping the order of equal keys.
-func stableSortBy[T any](s []T, key func(T) int) {
+// prepSortBy sorts s by key, keeping the order of equal keys.
+func prepSortBy[T any](s []T, key func(T) int) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && key(s[j]) < key(s[j-1]); j-- {
 			s[j], s[j-1] = s[j-1], s[j]

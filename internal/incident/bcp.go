@@ -46,7 +46,7 @@ const (
 	ActionProcedureDelete    = "incident.bcp.procedure.delete"
 	maxSection               = 20000
 	maxProcedure             = 8000
-	maxName                  = 100
+	prepMaxName              = 100
 	maxBCPVersionsListed     = 200
 	maxOfflineProceduresRead = 500
 )
@@ -127,10 +127,10 @@ func BCPVersions(ctx context.Context, q db.Querier, facility int64) ([]BCP, erro
 // SaveBCP writes a new version of facility's BCP: the current one with
 // the sections in changes replaced. It records the change in the audit
 // log (which sections, not their text) and returns the new version.
-func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, changes map[string]string, note string, now time.Time) (BCP, error) {
+func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, changes map[string]string, note string, now time.Time) (BCP, error) {
 	note = strings.TrimSpace(note)
-	if !checkText(note, maxTitle) {
-		return BCP{}, prepErr("note", "incident.prep.error.text", "Max", maxTitle)
+	if !prepCheckText(note, prepMaxTitle) {
+		return BCP{}, prepErr("note", "incident.prep.error.text", "Max", prepMaxTitle)
 	}
 	if len(changes) == 0 {
 		return BCP{}, prepErr("sections", "incident.prep.error.section")
@@ -140,7 +140,7 @@ func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, fa
 		if !slices.Contains(BCPSections, k) {
 			return BCP{}, db.ErrNotFound
 		}
-		if !checkText(v, maxSection) {
+		if !prepCheckText(v, maxSection) {
 			return BCP{}, prepErr(k, "incident.prep.error.text", "Max", maxSection)
 		}
 		keys = append(keys, k)
@@ -175,10 +175,10 @@ func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, fa
 
 // ApproveBCP notes that version of facility's BCP was approved by
 // approver (a name or post, such as the director) on the day on.
-func ApproveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility, version int64, approver string, on, now time.Time) error {
+func ApproveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility, version int64, approver string, on, now time.Time) error {
 	approver = strings.TrimSpace(approver)
-	if approver == "" || !checkText(approver, maxName) {
-		return prepErr("approved_by", "incident.prep.error.name", "Max", maxName)
+	if approver == "" || !prepCheckText(approver, prepMaxName) {
+		return prepErr("approved_by", "incident.prep.error.name", "Max", prepMaxName)
 	}
 	if on.IsZero() || on.After(now.Add(24*time.Hour)) {
 		return prepErr("approved_on", "incident.prep.error.date")
@@ -212,13 +212,13 @@ type OfflineProcedure struct {
 
 func (p *OfflineProcedure) check() error {
 	p.Department, p.Title, p.Body = strings.TrimSpace(p.Department), strings.TrimSpace(p.Title), strings.TrimSpace(p.Body)
-	if p.Department == "" || !checkText(p.Department, maxName) {
-		return prepErr("department", "incident.prep.error.name", "Max", maxName)
+	if p.Department == "" || !prepCheckText(p.Department, prepMaxName) {
+		return prepErr("department", "incident.prep.error.name", "Max", prepMaxName)
 	}
-	if p.Title == "" || !checkText(p.Title, maxTitle) {
-		return prepErr("title", "incident.prep.error.title", "Max", maxTitle)
+	if p.Title == "" || !prepCheckText(p.Title, prepMaxTitle) {
+		return prepErr("title", "incident.prep.error.title", "Max", prepMaxTitle)
 	}
-	if !checkText(p.Body, maxProcedure) {
+	if !prepCheckText(p.Body, maxProcedure) {
 		return prepErr("body", "incident.prep.error.text", "Max", maxProcedure)
 	}
 	return nil
@@ -248,7 +248,7 @@ func OfflineProcedures(ctx context.Context, q db.Querier, facility int64) ([]Off
 // SaveOfflineProcedure creates p in facility (p.ID 0) or changes the
 // procedure p.ID of facility, recorded in the audit log; db.ErrNotFound
 // when facility has no procedure p.ID.
-func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, p OfflineProcedure, now time.Time) (OfflineProcedure, error) {
+func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, p OfflineProcedure, now time.Time) (OfflineProcedure, error) {
 	if err := p.check(); err != nil {
 		return p, err
 	}
@@ -280,7 +280,7 @@ func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder,
 
 // DeleteOfflineProcedure removes facility's procedure id, recorded in the
 // audit log; db.ErrNotFound when there is none.
-func DeleteOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility, id int64, now time.Time) error {
+func DeleteOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id int64, now time.Time) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
 		var dept, title string
 		err := tx.QueryRowContext(ctx, `SELECT department, title FROM incident_offline_procedures WHERE id = ? AND facility = ?`,

@@ -37,7 +37,7 @@ func (h *handlers) registerBCP() {
 	h.srv.Handle(http.MethodDelete, "/api/v1/incident/bcp/procedures/{id}", prep, h.apiProcedureDelete)
 }
 
-func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+func prepRFC3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // BCPJSON is a version of the BCP in the JSON API.
 type BCPJSON struct {
@@ -98,7 +98,7 @@ func bcpJSON(b BCP, withSections bool) BCPJSON {
 		j.Missing = []string{}
 	}
 	if !b.Created.IsZero() {
-		s := rfc3339(b.Created)
+		s := prepRFC3339(b.Created)
 		j.Created = &s
 	}
 	if !b.ApprovedAt.IsZero() {
@@ -113,7 +113,7 @@ func bcpJSON(b BCP, withSections bool) BCPJSON {
 }
 
 func procedureJSON(p OfflineProcedure) ProcedureJSON {
-	return ProcedureJSON{ID: p.ID, Department: p.Department, Title: p.Title, Body: p.Body, Updated: rfc3339(p.Updated),
+	return ProcedureJSON{ID: p.ID, Department: p.Department, Title: p.Title, Body: p.Body, Updated: prepRFC3339(p.Updated),
 		UpdatedBy: p.UpdatedBy}
 }
 
@@ -213,7 +213,7 @@ func (h *handlers) apiProcedureSave(w http.ResponseWriter, r *http.Request, id i
 		return
 	}
 	if id < 0 {
-		if id = pathID(r, "id"); id == 0 {
+		if id = prepPathID(r, "id"); id == 0 {
 			h.prepProblem(w, r, db.ErrNotFound)
 			return
 		}
@@ -235,7 +235,7 @@ func (h *handlers) apiProcedureSave(w http.ResponseWriter, r *http.Request, id i
 }
 
 func (h *handlers) apiProcedureDelete(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "id")
+	id := prepPathID(r, "id")
 	f, ok := h.apiFacility(w, r, PermPrepare)
 	if !ok {
 		return
@@ -276,7 +276,7 @@ func (h *handlers) bcpData(r *http.Request, f int64) (*bcpView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &bcpView{Facility: f, Query: facilityQuery(f), BCP: b, Missing: len(b.Missing()), HasPDF: h.cfg.PDF != nil,
+	v := &bcpView{Facility: f, Query: prepFacilityQuery(f), BCP: b, Missing: len(b.Missing()), HasPDF: h.cfg.PDF != nil,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f), Today: h.cfg.Clock.Now().In(h.srv.Location()).Format(time.DateOnly)}
 	for _, k := range BCPSections {
 		v.Sections = append(v.Sections, bcpSectionView{Key: k, Text: b.Sections[k], Missing: strings.TrimSpace(b.Sections[k]) == ""})
@@ -344,7 +344,7 @@ func (h *handlers) bcpPost(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(changes) == 0 {
 		h.srv.Flash(w, "incident.prep.bcp.unchanged")
-		http.Redirect(w, r, "/incident/bcp"+facilityQuery(f), http.StatusSeeOther)
+		http.Redirect(w, r, "/incident/bcp"+prepFacilityQuery(f), http.StatusSeeOther)
 		return
 	}
 	_, err = SaveBCP(r.Context(), h.cfg.DB, h.cfg.Recorder, prepActor(r), f, changes, r.PostFormValue("note"), h.cfg.Clock.Now())
@@ -356,7 +356,7 @@ func (h *handlers) bcpPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.bcp.saved")
-	http.Redirect(w, r, "/incident/bcp"+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/bcp"+prepFacilityQuery(f), http.StatusSeeOther)
 }
 
 func (h *handlers) bcpApprovePost(w http.ResponseWriter, r *http.Request) {
@@ -384,7 +384,7 @@ func (h *handlers) bcpApprovePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.bcp.approved")
-	http.Redirect(w, r, "/incident/bcp"+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/bcp"+prepFacilityQuery(f), http.StatusSeeOther)
 }
 
 func (h *handlers) procedurePost(w http.ResponseWriter, r *http.Request) {
@@ -394,7 +394,7 @@ func (h *handlers) procedurePost(w http.ResponseWriter, r *http.Request) {
 	}
 	var id int64
 	if r.PathValue("id") != "" {
-		if id = pathID(r, "id"); id == 0 {
+		if id = prepPathID(r, "id"); id == 0 {
 			h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 			return
 		}
@@ -409,7 +409,7 @@ func (h *handlers) procedurePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.procedure.saved")
-	http.Redirect(w, r, "/incident/bcp"+facilityQuery(f)+"#procedures", http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/bcp"+prepFacilityQuery(f)+"#procedures", http.StatusSeeOther)
 }
 
 func (h *handlers) procedureDeletePost(w http.ResponseWriter, r *http.Request) {
@@ -417,7 +417,7 @@ func (h *handlers) procedureDeletePost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := pathID(r, "id")
+	id := prepPathID(r, "id")
 	if id == 0 {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
@@ -427,7 +427,7 @@ func (h *handlers) procedureDeletePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.procedure.deleted")
-	http.Redirect(w, r, "/incident/bcp"+facilityQuery(f)+"#procedures", http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/bcp"+prepFacilityQuery(f)+"#procedures", http.StatusSeeOther)
 }
 
 // bcpPrintHTML renders the BCP of facility with its offline procedures
@@ -475,8 +475,8 @@ func renderBCPPrint(srv *web.Server, lang string, v *bcpView) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// printCSP is the Content-Security-Policy of a printable document.
-const printCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// bcpPrintCSP is the Content-Security-Policy of a printable document.
+const bcpPrintCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 func (h *handlers) bcpPrint(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.pageFacility(w, r, PermRead)
@@ -491,7 +491,7 @@ func (h *handlers) bcpPrint(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// The printable document carries its style inline (it is also rendered
 	// offline as PDF) and has no script: allow inline style, nothing else.
-	w.Header().Set("Content-Security-Policy", printCSP)
+	w.Header().Set("Content-Security-Policy", bcpPrintCSP)
 	_, _ = w.Write(b)
 }
 

@@ -62,9 +62,9 @@ func prepFacility(r *http.Request, perm authz.Permission, form bool) (int64, err
 }
 
 // prepActor is the caller as the stores record it.
-func prepActor(r *http.Request) Actor {
+func prepActor(r *http.Request) PrepActor {
 	p := web.PrincipalOf(r)
-	return Actor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
+	return PrepActor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
 }
 
 // apiFacility is prepFacility for the API: it answers a problem and
@@ -92,8 +92,8 @@ func (h *handlers) pageFacility(w http.ResponseWriter, r *http.Request, perm aut
 	return f, true
 }
 
-// pathID reads the path value name as a positive id; 0 when it is not one.
-func pathID(r *http.Request, name string) int64 {
+// prepPathID reads the path value name as a positive id; 0 when it is not one.
+func prepPathID(r *http.Request, name string) int64 {
 	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
 	if err != nil || id <= 0 {
 		return 0
@@ -150,5 +150,5 @@ func (h *handlers) prepMessage(r *http.Request, err error) string {
 	return ""
 }
 
-// facilityQuery is "?facility=N" for links of pages about facility f.
-func facilityQuery(f int64) string { return "?facility=" + strconv.FormatInt(f, 10) }
+// prepFacilityQuery is "?facility=N" for links of pages about facility f.
+func prepFacilityQuery(f int64) string { return "?facility=" + strconv.FormatInt(f, 10) }

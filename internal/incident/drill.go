@@ -85,11 +85,11 @@ type Drill struct {
 func (l *Lesson) check() error {
 	l.Title, l.Description, l.Owner = strings.TrimSpace(l.Title), strings.TrimSpace(l.Description), strings.TrimSpace(l.Owner)
 	switch {
-	case l.Title == "" || !checkText(l.Title, maxTitle):
-		return prepErr("lessons", "incident.prep.error.title", "Max", maxTitle)
-	case !checkText(l.Description, maxText):
-		return prepErr("lessons", "incident.prep.error.text", "Max", maxText)
-	case l.Owner == "" || !checkText(l.Owner, maxName) || strings.ContainsAny(l.Owner, " \t\n"):
+	case l.Title == "" || !prepCheckText(l.Title, prepMaxTitle):
+		return prepErr("lessons", "incident.prep.error.title", "Max", prepMaxTitle)
+	case !prepCheckText(l.Description, prepMaxText):
+		return prepErr("lessons", "incident.prep.error.text", "Max", prepMaxText)
+	case l.Owner == "" || !prepCheckText(l.Owner, prepMaxName) || strings.ContainsAny(l.Owner, " \t\n"):
 		return prepErr("lessons", "incident.prep.error.owner")
 	}
 	return nil
@@ -102,12 +102,12 @@ func (d *Drill) check(now time.Time) error {
 		return prepErr("held_at", "incident.prep.error.date")
 	case !slices.Contains(DrillKinds, d.Kind):
 		return prepErr("kind", "incident.prep.error.drill_kind")
-	case d.Title == "" || !checkText(d.Title, maxTitle):
-		return prepErr("title", "incident.prep.error.title", "Max", maxTitle)
-	case !checkText(d.Scenario, maxText):
-		return prepErr("scenario", "incident.prep.error.text", "Max", maxText)
-	case !checkText(d.Findings, maxText):
-		return prepErr("findings", "incident.prep.error.text", "Max", maxText)
+	case d.Title == "" || !prepCheckText(d.Title, prepMaxTitle):
+		return prepErr("title", "incident.prep.error.title", "Max", prepMaxTitle)
+	case !prepCheckText(d.Scenario, prepMaxText):
+		return prepErr("scenario", "incident.prep.error.text", "Max", prepMaxText)
+	case !prepCheckText(d.Findings, prepMaxText):
+		return prepErr("findings", "incident.prep.error.text", "Max", prepMaxText)
 	case d.Minutes < 0 || d.Minutes > 7*24*60:
 		return prepErr("minutes", "incident.prep.error.minutes")
 	case len(d.Participants) > maxParticipants:
@@ -123,8 +123,8 @@ func (d *Drill) check(now time.Time) error {
 	for i := range d.Participants {
 		p := &d.Participants[i]
 		p.Name, p.Role = strings.TrimSpace(p.Name), strings.TrimSpace(p.Role)
-		if p.Name == "" || !checkText(p.Name, maxName) || !checkText(p.Role, maxName) {
-			return prepErr("participants", "incident.prep.error.participant", "Max", maxName)
+		if p.Name == "" || !prepCheckText(p.Name, prepMaxName) || !prepCheckText(p.Role, prepMaxName) {
+			return prepErr("participants", "incident.prep.error.participant", "Max", prepMaxName)
 		}
 	}
 	for i := range d.Lessons {
@@ -137,7 +137,7 @@ func (d *Drill) check(now time.Time) error {
 
 // CreateDrill writes the drill d in facility with its lessons as
 // follow-up tasks, recorded in the audit log, in one transaction.
-func CreateDrill(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility int64, d Drill, now time.Time) (Drill, error) {
+func CreateDrill(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, d Drill, now time.Time) (Drill, error) {
 	if err := d.check(now); err != nil {
 		return d, err
 	}
@@ -178,7 +178,7 @@ func insertLesson(ctx context.Context, tx *db.Tx, facility, drill int64, l *Less
 
 // AddLesson adds a follow-up task to the drill id of facility, recorded
 // in the audit log; db.ErrNotFound when facility has no such drill.
-func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility, id int64, l Lesson, now time.Time) (Lesson, error) {
+func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id int64, l Lesson, now time.Time) (Lesson, error) {
 	if err := l.check(); err != nil {
 		return l, err
 	}
@@ -210,7 +210,7 @@ func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, 
 // CompleteLesson marks the follow-up task of the drill id done, recorded
 // in the audit log; db.ErrNotFound when facility's drill has no such
 // task, a PrepError when it is done already.
-func CompleteLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility, id, task int64, now time.Time) error {
+func CompleteLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id, task int64, now time.Time) error {
 	return q.InTx(ctx, func(tx *db.Tx) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM incident_tasks WHERE id = ? AND drill_id = ? AND facility = ? AND incident_id IS NULL`,
@@ -251,7 +251,7 @@ func scanDrill(row interface{ Scan(...any) error }) (Drill, error) {
 // Drills returns the drills of the facilities given, newest first,
 // without their lessons.
 func Drills(ctx context.Context, q db.Querier, all bool, facilities []int64) ([]Drill, error) {
-	where, args := facilityScope(all, facilities)
+	where, args := prepFacilityScope(all, facilities)
 	rows, err := q.QueryContext(ctx, `SELECT `+drillColumns+` FROM incident_drills WHERE `+where+` ORDER BY held_at DESC, id DESC LIMIT ?`,
 		append(args, maxDrillsRead)...)
 	if err != nil {
@@ -272,7 +272,7 @@ func Drills(ctx context.Context, q db.Querier, all bool, facilities []int64) ([]
 // DrillByID returns the drill id of the facilities given with its
 // lessons; db.ErrNotFound when there is none.
 func DrillByID(ctx context.Context, q db.Querier, all bool, facilities []int64, id int64) (Drill, error) {
-	where, args := facilityScope(all, facilities)
+	where, args := prepFacilityScope(all, facilities)
 	d, err := scanDrill(q.QueryRowContext(ctx, `SELECT `+drillColumns+` FROM incident_drills WHERE id = ? AND `+where,
 		append([]any{id}, args...)...))
 	if err != nil {

@@ -78,7 +78,7 @@ type LessonJSON struct {
 	DoneBy      string     `json:"done_by,omitempty"`
 }
 
-func timePtr(t time.Time) *time.Time {
+func prepTimePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
 	}
@@ -86,8 +86,8 @@ func timePtr(t time.Time) *time.Time {
 }
 
 func lessonJSON(l Lesson) LessonJSON {
-	return LessonJSON{ID: l.ID, Title: l.Title, Description: l.Description, Owner: l.Owner, Due: timePtr(l.Due), State: l.State,
-		DoneAt: timePtr(l.DoneAt), DoneBy: l.DoneBy}
+	return LessonJSON{ID: l.ID, Title: l.Title, Description: l.Description, Owner: l.Owner, Due: prepTimePtr(l.Due), State: l.State,
+		DoneAt: prepTimePtr(l.DoneAt), DoneBy: l.DoneBy}
 }
 
 func (j LessonNewJSON) lesson() Lesson {
@@ -101,7 +101,7 @@ func (j LessonNewJSON) lesson() Lesson {
 func drillJSON(d Drill) DrillJSON {
 	j := DrillJSON{ID: d.ID, Facility: d.Facility, HeldAt: d.HeldAt, Kind: d.Kind, Title: d.Title, Scenario: d.Scenario,
 		ScenarioKind: string(d.ScenarioKind), Participants: d.Participants, Minutes: d.Minutes, Findings: d.Findings,
-		Created: timePtr(d.Created), CreatedBy: d.CreatedBy}
+		Created: prepTimePtr(d.Created), CreatedBy: d.CreatedBy}
 	for _, l := range d.Lessons {
 		j.Lessons = append(j.Lessons, lessonJSON(l))
 	}
@@ -127,7 +127,7 @@ func (h *handlers) apiDrills(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) apiDrill(w http.ResponseWriter, r *http.Request) {
-	id := pathID(r, "id")
+	id := prepPathID(r, "id")
 	all, ids := web.PrincipalOf(r).Facilities(PermRead)
 	d, err := DrillByID(r.Context(), h.cfg.DB, all, ids, id)
 	if h.prepProblem(w, r, err) {
@@ -162,7 +162,7 @@ func (h *handlers) apiDrillCreate(w http.ResponseWriter, r *http.Request) {
 // drillFacility returns the facility of the drill of the path where the
 // caller may prepare: db.ErrNotFound when there is no such drill.
 func (h *handlers) drillFacility(r *http.Request) (int64, int64, error) {
-	id := pathID(r, "id")
+	id := prepPathID(r, "id")
 	all, ids := web.PrincipalOf(r).Facilities(PermPrepare)
 	d, err := DrillByID(r.Context(), h.cfg.DB, all, ids, id)
 	return d.Facility, id, err
@@ -190,7 +190,7 @@ func (h *handlers) apiLessonDone(w http.ResponseWriter, r *http.Request) {
 	if h.prepProblem(w, r, err) {
 		return
 	}
-	task := pathID(r, "task")
+	task := prepPathID(r, "task")
 	if h.prepProblem(w, r, CompleteLesson(r.Context(), h.cfg.DB, h.cfg.Recorder, prepActor(r), f, id, task, h.cfg.Clock.Now())) {
 		return
 	}
@@ -215,7 +215,7 @@ func (h *handlers) drillsPage(w http.ResponseWriter, r *http.Request) {
 		h.pageError(w, r, err)
 		return
 	}
-	h.srv.Render(w, r, http.StatusOK, "incident/drills", &drillsView{Facility: f, Query: facilityQuery(f), Drills: list,
+	h.srv.Render(w, r, http.StatusOK, "incident/drills", &drillsView{Facility: f, Query: prepFacilityQuery(f), Drills: list,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f)})
 }
 
@@ -230,8 +230,8 @@ type drillFormView struct {
 	Error    string
 }
 
-// lessonRows is how many lesson rows the new drill's form offers.
-const lessonRows = 5
+// drillLessonRows is how many lesson rows the new drill's form offers.
+const drillLessonRows = 5
 
 func (h *handlers) drillNewPage(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.pageFacility(w, r, PermPrepare)
@@ -243,10 +243,10 @@ func (h *handlers) drillNewPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) renderDrillForm(w http.ResponseWriter, r *http.Request, status int, f int64, form map[string]string, lessons []map[string]string, msg string) {
-	for len(lessons) < lessonRows {
+	for len(lessons) < drillLessonRows {
 		lessons = append(lessons, map[string]string{})
 	}
-	h.srv.Render(w, r, status, "incident/drill_new", &drillFormView{Facility: f, Query: facilityQuery(f), Form: form,
+	h.srv.Render(w, r, status, "incident/drill_new", &drillFormView{Facility: f, Query: prepFacilityQuery(f), Form: form,
 		Lessons: lessons, Kinds: DrillKinds, Incident: Kinds, Error: msg})
 }
 
@@ -345,12 +345,12 @@ func (h *handlers) drillPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *handlers) renderDrill(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	all, ids := web.PrincipalOf(r).Facilities(PermRead)
-	d, err := DrillByID(r.Context(), h.cfg.DB, all, ids, pathID(r, "id"))
+	d, err := DrillByID(r.Context(), h.cfg.DB, all, ids, prepPathID(r, "id"))
 	if err != nil {
 		h.pageError(w, r, err)
 		return
 	}
-	h.srv.Render(w, r, status, "incident/drill", &drillView{Drill: d, Query: facilityQuery(d.Facility), Now: h.cfg.Clock.Now(),
+	h.srv.Render(w, r, status, "incident/drill", &drillView{Drill: d, Query: prepFacilityQuery(d.Facility), Now: h.cfg.Clock.Now(),
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, d.Facility), Error: msg})
 }
 
@@ -379,7 +379,7 @@ func (h *handlers) lessonPost(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) lessonDonePost(w http.ResponseWriter, r *http.Request) {
 	f, id, err := h.drillFacility(r)
 	if err == nil {
-		err = CompleteLesson(r.Context(), h.cfg.DB, h.cfg.Recorder, prepActor(r), f, id, pathID(r, "task"), h.cfg.Clock.Now())
+		err = CompleteLesson(r.Context(), h.cfg.DB, h.cfg.Recorder, prepActor(r), f, id, prepPathID(r, "task"), h.cfg.Clock.Now())
 	}
 	if err != nil {
 		h.pageError(w, r, err)

@@ -37,8 +37,8 @@ type TaskTemplate struct {
 	Role             string        // suggested CSIRT role, "" for none
 }
 
-// Roles are the CSIRT roles a playbook's task may suggest.
-var Roles = []string{"commander", "handler", "poc", "legal", "pr", "it_liaison"}
+// PlaybookRoles are the CSIRT roles a playbook's task may suggest.
+var PlaybookRoles = []string{"commander", "handler", "poc", "legal", "pr", "it_liaison"}
 
 // Phases are the states a playbook's task may belong to: every state but New.
 var Phases = []State{Triage, Containment, Eradication, Recovery, Closed}
@@ -52,8 +52,8 @@ const (
 
 // Limits of a playbook, in characters or tasks.
 const (
-	maxTitle         = 200
-	maxText          = 4000
+	prepMaxTitle     = 200
+	prepMaxText      = 4000
 	maxPlaybookTasks = 100
 	maxDueAfter      = 365 * 24 * time.Hour
 	// MaxPlaybookFile is the largest YAML file of playbooks read.
@@ -87,8 +87,8 @@ func prepErr(field, msgID string, kv ...any) *PrepError {
 	return e
 }
 
-// Actor is who changes something in the preparation rooms.
-type Actor struct {
+// PrepActor is who changes something in the preparation rooms.
+type PrepActor struct {
 	UserID int64
 	Login  string
 	Client string
@@ -163,9 +163,9 @@ func (t TaskTemplate) doc() taskDoc {
 		TitleEN: t.TitleEN, DescJA: t.DescJA, DescEN: t.DescEN}
 }
 
-// checkText reports whether s is valid UTF-8 of at most max characters
+// prepCheckText reports whether s is valid UTF-8 of at most max characters
 // without control characters other than line breaks and tabs.
-func checkText(s string, max int) bool {
+func prepCheckText(s string, max int) bool {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
 		return false
 	}
@@ -180,14 +180,14 @@ func (d taskDoc) task(n int) (TaskTemplate, error) {
 	if !slices.Contains(Phases, t.Phase) {
 		return t, prepErr("phase", "incident.prep.error.phase", "N", n)
 	}
-	if t.Role != "" && !slices.Contains(Roles, t.Role) {
+	if t.Role != "" && !slices.Contains(PlaybookRoles, t.Role) {
 		return t, prepErr("role", "incident.prep.error.role", "N", n)
 	}
-	if t.TitleJA == "" || t.TitleEN == "" || !checkText(t.TitleJA, maxTitle) || !checkText(t.TitleEN, maxTitle) {
-		return t, prepErr("title", "incident.prep.error.task_title", "N", n, "Max", maxTitle)
+	if t.TitleJA == "" || t.TitleEN == "" || !prepCheckText(t.TitleJA, prepMaxTitle) || !prepCheckText(t.TitleEN, prepMaxTitle) {
+		return t, prepErr("title", "incident.prep.error.task_title", "N", n, "Max", prepMaxTitle)
 	}
-	if !checkText(t.DescJA, maxText) || !checkText(t.DescEN, maxText) {
-		return t, prepErr("description", "incident.prep.error.task_desc", "N", n, "Max", maxText)
+	if !prepCheckText(t.DescJA, prepMaxText) || !prepCheckText(t.DescEN, prepMaxText) {
+		return t, prepErr("description", "incident.prep.error.task_desc", "N", n, "Max", prepMaxText)
 	}
 	var err error
 	if t.DueAfter, err = ParseDue(d.Due); err != nil || !utf8.ValidString(d.Due) {
@@ -225,7 +225,7 @@ func ParsePlaybooks(data []byte) ([]Playbook, error) {
 	dec.KnownFields(true)
 	var f playbookFile
 	if err := dec.Decode(&f); err != nil {
-		return nil, prepErr("file", "incident.prep.error.yaml_detail", "Detail", yamlMessage(err))
+		return nil, prepErr("file", "incident.prep.error.yaml_detail", "Detail", playbookYAMLMessage(err))
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -239,7 +239,7 @@ func ParsePlaybooks(data []byte) ([]Playbook, error) {
 	for _, p := range f.Playbooks {
 		k, err := ParseKind(strings.TrimSpace(p.Kind))
 		if err != nil || seen[k] {
-			return nil, prepErr("kind", "incident.prep.error.kind", "Kind", truncate(p.Kind, 40))
+			return nil, prepErr("kind", "incident.prep.error.kind", "Kind", prepTruncate(p.Kind, 40))
 		}
 		seen[k] = true
 		tasks, err := parseTasks(p.Tasks)
@@ -255,12 +255,12 @@ func ParsePlaybooks(data []byte) ([]Playbook, error) {
 	return out, nil
 }
 
-// yamlMessage is the YAML parser's message, short and in one line.
-func yamlMessage(err error) string {
-	return truncate(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; "), 300)
+// playbookYAMLMessage is the YAML parser's message, short and in one line.
+func playbookYAMLMessage(err error) string {
+	return prepTruncate(strings.ReplaceAll(strings.TrimPrefix(err.Error(), "yaml: "), "\n", "; "), 300)
 }
 
-func truncate(s string, n int) string {
+func prepTruncate(s string, n int) string {
 	s = strings.ToValidUTF8(s, "?")
 	if utf8.RuneCountInString(s) <= n {
 		return s
@@ -374,14 +374,14 @@ func writePlaybook(ctx context.Context, tx *db.Tx, facility int64, kind Kind, ta
 	return nil
 }
 
-func playbookEvent(facility int64, by Actor, action string, kind Kind, now time.Time, detail map[string]string) selfaudit.Event {
+func playbookEvent(facility int64, by PrepActor, action string, kind Kind, now time.Time, detail map[string]string) selfaudit.Event {
 	return selfaudit.Event{Time: now, Facility: facility, ActorID: by.UserID, ActorLogin: by.Login, Action: action,
 		Target: "playbook:" + string(kind), Outcome: selfaudit.Success, ClientAddr: by.Client, Detail: detail}
 }
 
 // SavePlaybook makes tasks facility's playbook of kind (its own copy
 // from now on) and records it in the audit log, in one transaction.
-func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, kind Kind, tasks []TaskTemplate, now time.Time) error {
+func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, kind Kind, tasks []TaskTemplate, now time.Time) error {
 	if _, err := ParseKind(string(kind)); err != nil {
 		return db.ErrNotFound
 	}
@@ -404,7 +404,7 @@ func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Acto
 
 // ResetPlaybook drops facility's copy of the playbook of kind, so that the
 // built-in one holds again; it reports whether there was a copy.
-func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, kind Kind, now time.Time) (bool, error) {
+func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, kind Kind, now time.Time) (bool, error) {
 	if _, err := ParseKind(string(kind)); err != nil {
 		return false, db.ErrNotFound
 	}
@@ -426,7 +426,7 @@ func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Act
 // ImportPlaybooks reads a YAML file of playbooks and makes each one
 // facility's playbook of its kind, all or none, each recorded in the
 // audit log. It returns the kinds imported.
-func ImportPlaybooks(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, data []byte, now time.Time) ([]Kind, error) {
+func ImportPlaybooks(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, data []byte, now time.Time) ([]Kind, error) {
 	list, err := ParsePlaybooks(data)
 	if err != nil {
 		return nil, err

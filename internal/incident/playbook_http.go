@@ -49,7 +49,7 @@ type PlaybookPutJSON struct {
 func playbookJSON(p Playbook) PlaybookJSON {
 	j := PlaybookJSON{Kind: string(p.Kind), Edited: p.Edited, UpdatedBy: p.UpdatedBy, Tasks: []TaskJSON{}}
 	if !p.Updated.IsZero() {
-		s := rfc3339(p.Updated)
+		s := prepRFC3339(p.Updated)
 		j.Updated = &s
 	}
 	for _, t := range p.Tasks {
@@ -202,7 +202,7 @@ func (h *handlers) renderPlaybooks(w http.ResponseWriter, r *http.Request, statu
 		h.pageError(w, r, err)
 		return
 	}
-	h.srv.Render(w, r, status, "incident/playbooks", &playbooksView{Facility: f, Query: facilityQuery(f), Playbooks: list,
+	h.srv.Render(w, r, status, "incident/playbooks", &playbooksView{Facility: f, Query: prepFacilityQuery(f), Playbooks: list,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f), Error: msg})
 }
 
@@ -229,25 +229,25 @@ func (h *handlers) playbooksImportPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.playbook.imported")
-	http.Redirect(w, r, "/incident/playbooks"+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/playbooks"+prepFacilityQuery(f), http.StatusSeeOther)
 }
 
 // playbookView is what templates/playbook.html sees.
 type playbookView struct {
-	Facility int64
-	Query    string
-	Kind     Kind
-	Edited   bool
-	Playbook Playbook
-	Rows     []TaskJSON // the form's rows: the tasks and some empty ones
-	Phases   []State
-	Roles    []string
-	CanEdit  bool
-	Error    string
+	Facility      int64
+	Query         string
+	Kind          Kind
+	Edited        bool
+	Playbook      Playbook
+	Rows          []TaskJSON // the form's rows: the tasks and some empty ones
+	Phases        []State
+	PlaybookRoles []string
+	CanEdit       bool
+	Error         string
 }
 
-// emptyRows is how many empty rows the form offers for new tasks.
-const emptyRows = 3
+// playbookEmptyRows is how many empty rows the form offers for new tasks.
+const playbookEmptyRows = 3
 
 func (h *handlers) playbookPage(w http.ResponseWriter, r *http.Request) {
 	f, ok := h.pageFacility(w, r, PermRead)
@@ -267,9 +267,9 @@ func (h *handlers) playbookPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) renderPlaybook(w http.ResponseWriter, r *http.Request, status int, f int64, p Playbook, rows []TaskJSON, msg string) {
-	rows = append(rows, make([]TaskJSON, emptyRows)...)
-	h.srv.Render(w, r, status, "incident/playbook", &playbookView{Facility: f, Query: facilityQuery(f), Kind: p.Kind,
-		Edited: p.Edited, Playbook: p, Rows: rows, Phases: Phases, Roles: Roles,
+	rows = append(rows, make([]TaskJSON, playbookEmptyRows)...)
+	h.srv.Render(w, r, status, "incident/playbook", &playbookView{Facility: f, Query: prepFacilityQuery(f), Kind: p.Kind,
+		Edited: p.Edited, Playbook: p, Rows: rows, Phases: Phases, PlaybookRoles: PlaybookRoles,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f), Error: msg})
 }
 
@@ -313,7 +313,7 @@ func (h *handlers) playbookPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.playbook.saved")
-	http.Redirect(w, r, "/incident/playbooks/"+string(kind)+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/playbooks/"+string(kind)+prepFacilityQuery(f), http.StatusSeeOther)
 }
 
 func (h *handlers) playbookResetPost(w http.ResponseWriter, r *http.Request) {
@@ -327,5 +327,5 @@ func (h *handlers) playbookResetPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "incident.prep.playbook.reset_done")
-	http.Redirect(w, r, "/incident/playbooks/"+string(kind)+facilityQuery(f), http.StatusSeeOther)
+	http.Redirect(w, r, "/incident/playbooks/"+string(kind)+prepFacilityQuery(f), http.StatusSeeOther)
 }

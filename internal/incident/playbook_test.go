@@ -19,7 +19,7 @@ import (
 // prepParts are the schemas the preparation rooms' tests need.
 var prepParts = []db.Migrations{audit.Migrations(), incident.Migrations()}
 
-var prepActor = incident.Actor{UserID: 7, Login: "ciso01", Client: "10.0.0.9"}
+var prepActor = incident.PrepActor{UserID: 7, Login: "ciso01", Client: "10.0.0.9"}
 
 // prepRecorded returns the events of action in the audit log.
 func prepRecorded(t *testing.T, l *audit.Log, action string) []audit.Event {
@@ -55,7 +55,7 @@ func TestPlaybooks_EveryKindHasABuiltInPlaybookInJapaneseAndEnglish(t *testing.T
 			if !strings.ContainsFunc(task.TitleJA, func(r rune) bool { return r >= 0x3040 }) {
 				t.Errorf("%s task %d: title_ja %q is not Japanese", k, i+1, task.TitleJA)
 			}
-			if task.Role != "" && !slices.Contains(incident.Roles, task.Role) {
+			if task.Role != "" && !slices.Contains(incident.PlaybookRoles, task.Role) {
 				t.Errorf("%s task %d: role %q", k, i+1, task.Role)
 			}
 		}
