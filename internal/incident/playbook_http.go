@@ -234,16 +234,16 @@ func (h *handlers) playbooksImportPost(w http.ResponseWriter, r *http.Request) {
 
 // playbookView is what templates/playbook.html sees.
 type playbookView struct {
-	Facility      int64
-	Query         string
-	Kind          Kind
-	Edited        bool
-	Playbook      Playbook
-	Rows          []TaskJSON // the form's rows: the tasks and some empty ones
-	Phases        []State
-	PlaybookRoles []string
-	CanEdit       bool
-	Error         string
+	Facility int64
+	Query    string
+	Kind     Kind
+	Edited   bool
+	Playbook Playbook
+	Rows     []TaskJSON // the form's rows: the tasks and some empty ones
+	Phases   []State
+	Roles    []string
+	CanEdit  bool
+	Error    string
 }
 
 // playbookEmptyRows is how many empty rows the form offers for new tasks.
@@ -269,7 +269,7 @@ func (h *handlers) playbookPage(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) renderPlaybook(w http.ResponseWriter, r *http.Request, status int, f int64, p Playbook, rows []TaskJSON, msg string) {
 	rows = append(rows, make([]TaskJSON, playbookEmptyRows)...)
 	h.srv.Render(w, r, status, "incident/playbook", &playbookView{Facility: f, Query: prepFacilityQuery(f), Kind: p.Kind,
-		Edited: p.Edited, Playbook: p, Rows: rows, Phases: Phases, PlaybookRoles: PlaybookRoles,
+		Edited: p.Edited, Playbook: p, Rows: rows, Phases: Phases, Roles: PlaybookRoles,
 		CanEdit: web.PrincipalOf(r).CanIn(PermPrepare, f), Error: msg})
 }
 
