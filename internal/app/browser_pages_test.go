@@ -46,7 +46,12 @@ func crawlable(p string) bool {
 			return false
 		}
 	}
-	return !strings.HasSuffix(p, ".csv") && !strings.HasSuffix(p, ".json")
+	for _, export := range []string{".csv", ".json", ".pdf", ".yaml"} {
+		if strings.HasSuffix(p, export) {
+			return false
+		}
+	}
+	return true
 }
 
 // visitAll opens each path and every same-site link found on the pages,

@@ -28,6 +28,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T, d *db.DB) *env {
+	// The incidents here start with no playbook's tasks, so that their
+	// timelines hold only what each test does; the playbooks' seeding has
+	// its own tests (here and in internal/app).
+	saved := playbookTasks
+	t.Cleanup(func() { playbookTasks = saved })
+	playbookTasks = func(context.Context, db.Querier, int64, Kind) ([]TaskTemplate, error) { return nil, nil }
 	clk := clock.NewFrozen(start)
 	return &env{d: d, log: audit.New(d, clk), clk: clk}
 }
@@ -219,8 +225,7 @@ func TestCreate_RefusesBadFacts(t *testing.T) {
 
 func TestCreate_SeedsThePlaybooksTasksInTheCreatorsLanguage(t *testing.T) {
 	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
-		saved := playbookTasks
-		t.Cleanup(func() { playbookTasks = saved })
+		e := newEnv(t, d) // restores playbookTasks at the end
 		playbookTasks = func(ctx context.Context, q db.Querier, facility int64, kind Kind) ([]TaskTemplate, error) {
 			if kind != Ransomware {
 				return nil, nil
@@ -231,7 +236,6 @@ func TestCreate_SeedsThePlaybooksTasksInTheCreatorsLanguage(t *testing.T) {
 			}, nil
 		}
 		ctx := context.Background()
-		e := newEnv(t, d)
 		i := e.create(t, NewIncident{AwareAt: start.Add(-2 * time.Hour)})
 		tasks, err := Tasks(ctx, d, i.ID)
 		if err != nil || len(tasks) != 2 {

@@ -81,5 +81,6 @@ func Register(srv *web.Server, cfg Config) error {
 	h.registerAPI()     // api.go, api_parts.go
 	h.registerRaise()   // raise.go
 	h.registerReports() // report*.go
+	h.registerPrepare() // bcp_register.go: playbooks, BCP, backups, drills
 	return nil
 }
