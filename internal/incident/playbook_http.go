@@ -31,10 +31,10 @@ func (h *handlers) registerPlaybooks() {
 
 // PlaybookJSON is a playbook in the JSON API.
 type PlaybookJSON struct {
-	Kind      string     `json:"kind"`
-	Edited    bool       `json:"edited"`
-	Updated   *string    `json:"updated,omitempty"`
-	UpdatedBy string     `json:"updated_by,omitempty"`
+	Kind      string             `json:"kind"`
+	Edited    bool               `json:"edited"`
+	Updated   *string            `json:"updated,omitempty"`
+	UpdatedBy string             `json:"updated_by,omitempty"`
 	Tasks     []PlaybookTaskJSON `json:"tasks"`
 }
 
