@@ -44,6 +44,10 @@ type Config struct {
 	PublicURL string
 	// Location is where the hospital is, for dates on pages and reports.
 	Location *time.Location
+
+	// Facilities names the facilities, for the contact diagram (helper B:
+	// the organisation); nil: facilities are shown by number.
+	Facilities func(ctx context.Context) ([]Facility, error)
 }
 
 type handlers struct {
@@ -62,6 +66,7 @@ func Register(srv *web.Server, cfg Config) error {
 		return fmt.Errorf("incident pages: %w", err)
 	}
 	h := &handlers{srv: srv, cfg: cfg}
+	h.registerOrg() // the emergency organisation, contacts, emergency rules and accounts (org_ui.go)
 	_ = h
 	_ = http.MethodGet
 	return nil
