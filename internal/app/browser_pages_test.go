@@ -46,6 +46,11 @@ func crawlable(p string) bool {
 			return false
 		}
 	}
+	// Printable documents (whole HTML documents with their own print style) and their PDFs are
+	// not pages of the site: their own tests check them.
+	if strings.HasSuffix(p, ".pdf") || strings.HasSuffix(p, "/print") {
+		return false
+	}
 	return !strings.HasSuffix(p, ".csv") && !strings.HasSuffix(p, ".json")
 }
 
