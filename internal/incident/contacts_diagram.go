@@ -66,7 +66,16 @@ const (
 	dgWarn      = "#b3261e"
 )
 
-func (b DiagramBox) height() int { return dgHead + len(b.Lines)*dgLine + dgPad*2 }
+func (b DiagramBox) height() int { return b.headHeight() + len(b.Lines)*dgLine + dgPad*2 }
+
+// headHeight is the height of the box's heading: a long one (an
+// authority's full name) takes two lines.
+func (b DiagramBox) headHeight() int {
+	if _, rest := dgSplit(b.Heading, dgColW-2*dgPad, 12); rest != "" {
+		return dgHead + dgLine
+	}
+	return dgHead
+}
 
 // SVG draws the diagram.
 func (d Diagram) SVG() template.HTML {
@@ -138,9 +147,14 @@ func drawBox(p func(string, ...any), b DiagramBox, x, y, w int, first bool) {
 		stroke = "2.4"
 	}
 	p(`<rect x="%d" y="%d" width="%d" height="%d" rx="4" fill="#ffffff" stroke="%s" stroke-width="%s"/>`, x, y, w, h, dgEdge, stroke)
-	p(`<rect x="%d" y="%d" width="%d" height="%d" rx="4" fill="%s"/>`, x+1, y+1, w-2, dgHead, dgHeadFill)
-	p(`<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>`, x+dgPad, y+15, dgEsc(dgFit(b.Heading, w-2*dgPad, 12)))
-	ly := y + dgHead + dgPad + 10
+	hh := b.headHeight()
+	p(`<rect x="%d" y="%d" width="%d" height="%d" rx="4" fill="%s"/>`, x+1, y+1, w-2, hh, dgHeadFill)
+	head, rest := dgSplit(b.Heading, w-2*dgPad, 12)
+	p(`<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>`, x+dgPad, y+15, dgEsc(head))
+	if rest != "" {
+		p(`<text x="%d" y="%d" font-size="12" font-weight="bold">%s</text>`, x+dgPad, y+15+dgLine, dgEsc(dgFit(rest, w-2*dgPad, 12)))
+	}
+	ly := y + hh + dgPad + 10
 	for _, l := range b.Lines {
 		attrs := ""
 		if l.Bold {
@@ -170,6 +184,23 @@ func dgFit(s string, width, size int) string {
 		}
 	}
 	return s
+}
+
+// dgSplit splits s where it grows wider than width at font size size:
+// the part that fits and the rest ("" when all of it fits).
+func dgSplit(s string, width, size int) (string, string) {
+	w := 0.0
+	for i, r := range s {
+		if r >= 0x1100 {
+			w += float64(size)
+		} else {
+			w += float64(size) * 0.6
+		}
+		if w > float64(width) {
+			return s[:i], s[i:]
+		}
+	}
+	return s, ""
 }
 
 // dgEsc escapes s for SVG text and attributes.
