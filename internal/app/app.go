@@ -329,7 +329,8 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		wg.Go(func() { a.runJobs(jobsCtx) })
 		wg.Go(func() { a.runAudit(jobsCtx) })
 		wg.Go(func() { a.runDetect(jobsCtx) })
-		wg.Go(func() { a.runIncident(jobsCtx) }) // reminders of reporting duties and tasks
+		wg.Go(func() { a.runIncident(jobsCtx) })              // reminders of reporting duties and tasks
+		wg.Go(func() { a.RunEmergencyAccountCheck(jobsCtx) }) // incident_org.go
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)

@@ -46,6 +46,11 @@ func crawlable(p string) bool {
 			return false
 		}
 	}
+	// Printable documents (whole HTML documents with their own print style),
+	// PDFs and exports are not pages of the site: their own tests check them.
+	if strings.HasSuffix(p, "/print") {
+		return false
+	}
 	for _, export := range []string{".csv", ".json", ".pdf", ".yaml"} {
 		if strings.HasSuffix(p, export) {
 			return false

@@ -97,9 +97,8 @@ func (a *App) detectNotify() (detect.Notify, error) {
 	if n.Routes, err = detectRoutes(c); err != nil {
 		return n, err
 	}
-	if len(c.NotifyOnCall) > 0 {
-		n.OnCall = detect.OnCallList(c.NotifyOnCall)
-	}
+	// Whoever is on call by the incident part's roster, else detect.notify.oncall (incident_org.go).
+	n.OnCall = a.incidentOnCall(c.NotifyOnCall)
 	if c.NotifyWebhookSecretFile != "" {
 		secret, err := readSecretFile(c.NotifyWebhookSecretFile)
 		if err != nil {

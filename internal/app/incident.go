@@ -34,6 +34,7 @@ func (a *App) pdfRenderer() incident.PDF {
 func (a *App) incidentConfig() incident.Config {
 	c := incident.Config{DB: a.DB, Recorder: a.Audit, Clock: a.Clock, Log: a.Log.With("part", "incident"),
 		PublicURL: a.Cfg.BaseURL(), Location: a.Cfg.Location()}
+	c.Facilities = a.incidentFacilities // the contact diagram's facility names (incident_org.go)
 	if a.Mail.Enabled() {
 		c.Mailer = a.Mail
 	}

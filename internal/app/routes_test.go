@@ -542,6 +542,25 @@ var criticalCells = []struct {
 	{"GET", "/api/v1/facilities", "vendor", true},
 	{"GET", "/api/v1/facilities", "token:read", true},
 	{"POST", "/api/v1/facilities", "ciso", false},
+	// The emergency organisation (incident, helper B): every member of staff reads the contact
+	// diagram and the emergency rules; only the CISO and administrators change them; the
+	// emergency accounts are read by those who read incidents.
+	{"GET", "/incident/contacts", "staff", true},
+	{"GET", "/incident/contacts", "vendor", false},
+	{"GET", "/incident/contacts/print", "staff", true},
+	{"GET", "/incident/emergency", "staff", true},
+	{"GET", "/incident/org", "staff", false},
+	{"POST", "/incident/org/contacts", "ciso", true},
+	{"POST", "/incident/org/contacts", "csirt", false},
+	{"POST", "/api/v1/incident/contacts", "staff", false},
+	{"POST", "/api/v1/incident/contacts", "admin", true},
+	{"PUT", "/api/v1/incident/emergency-rules", "token:manage", true},
+	{"PUT", "/api/v1/incident/emergency-rules", "csirt", false},
+	{"GET", "/api/v1/incident/emergency-rules", "staff", true},
+	{"GET", "/api/v1/incident/emergency-accounts", "staff", false},
+	{"GET", "/api/v1/incident/emergency-accounts", "auditor", true},
+	{"POST", "/api/v1/incident/emergency-accounts/{id}/changed", "csirt", false},
+	{"POST", "/api/v1/incident/emergency-accounts/{id}/changed", "ciso", true},
 }
 
 func TestRoutes_EveryCallerGetsExactlyTheDeclaredAccess(t *testing.T) {

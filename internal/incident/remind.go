@@ -173,16 +173,6 @@ func (rm *Reminder) taskReminders(ctx context.Context, now time.Time) ([]reminde
 	return out, rows.Err()
 }
 
-func nonEmpty(s ...string) []string {
-	var out []string
-	for _, x := range s {
-		if x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 // send claims r and mails it; false when it was claimed before or there is
 // no one to mail.
 func (rm *Reminder) send(ctx context.Context, r reminder, now time.Time) (bool, error) {

@@ -52,6 +52,8 @@ type Config struct {
 	FacilityNames FacilityNames
 	// Addressees says whom reminders go to; nil: no reminder is sent.
 	Addressees Addressees
+	// Facilities names the facilities, for the contact diagram; nil: facilities are shown by number.
+	Facilities func(ctx context.Context) ([]Facility, error)
 }
 
 type handlers struct {
@@ -82,5 +84,6 @@ func Register(srv *web.Server, cfg Config) error {
 	h.registerRaise()   // raise.go
 	h.registerReports() // report*.go
 	h.registerPrepare() // bcp_register.go: playbooks, BCP, backups, drills
+	h.registerOrg()     // org_ui.go: the emergency organisation, contacts, emergency rules and accounts
 	return nil
 }
