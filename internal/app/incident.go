@@ -46,7 +46,7 @@ func (a *App) incidentConfig() incident.Config {
 	c.FacilityNames = facilityNames{a.Identity}
 	if len(a.Cfg.Detect.NotifyOnCall) > 0 {
 		// Until the organisation's roster says who is on the CSIRT.
-		c.Addressees = incident.AddressList(a.Cfg.Detect.NotifyOnCall)
+		c.Addressees = incident.RosterMail{DB: a.DB, Fallback: a.Cfg.Detect.NotifyOnCall}
 	}
 	return c
 }

@@ -212,8 +212,60 @@ func (o OnCall) OnCallMail(ctx context.Context, t time.Time) ([]string, error) {
 			out = append(out, s.Member.Mail)
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && len(o.Fallback) > 0 {
 		return o.Fallback, nil
 	}
+	if len(out) == 0 {
+		// No roster at that hour and no fallback: the whole CSIRT, rather
+		// than no one, hears of a critical alert.
+		return rosterMail(ctx, o.DB, `mail <> ''`)
+	}
 	return out, nil
+}
+
+// RosterMail says whom to mail about a facility's incidents (Addressees)
+// from the organisation's roster: the facility's CSIRT members with a
+// mail address, and any member whose anzen login is asked (the
+// commander, a task's owner) wherever they are; Fallback (the addresses
+// of detect.notify.oncall) when the roster gives none.
+type RosterMail struct {
+	DB       *db.DB
+	Fallback []string
+}
+
+// IncidentMail returns the addresses, each once.
+func (m RosterMail) IncidentMail(ctx context.Context, facility int64, logins []string) ([]string, error) {
+	cond, args := `mail <> '' AND facility = ?`, []any{facility}
+	if len(logins) > 0 {
+		cond = `mail <> '' AND (facility = ? OR login IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(logins)), ", ") + `))`
+		for _, l := range logins {
+			args = append(args, l)
+		}
+	}
+	out, err := rosterMail(ctx, m.DB, cond, args...)
+	if err != nil || len(out) > 0 {
+		return out, err
+	}
+	return m.Fallback, nil
+}
+
+// rosterMail returns the distinct mail addresses of the members cond
+// selects, in the order they were added.
+func rosterMail(ctx context.Context, q db.Querier, cond string, args ...any) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT mail FROM incident_members WHERE `+cond+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read the roster's mail addresses: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out, rows.Err()
 }

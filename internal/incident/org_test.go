@@ -216,6 +216,48 @@ func TestOnCall_TheRosterSaysWhoIsOnCallAndFallsBackWhenNobodyIs(t *testing.T) {
 		if err := incident.DeleteShift(ctx, d, l, orgOne, orgBy, gone.ID, now); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("deleted twice: %v", err)
 		}
+		// With no one on call and no fallback, the whole CSIRT hears of it.
+		if got, err := (incident.OnCall{DB: d}).OnCallMail(ctx, now.Add(25*time.Hour)); err != nil ||
+			strings.Join(got, " ") != "a@example.jp b@example.jp c@example.jp" {
+			t.Errorf("no one on call, no fallback: %v %v", got, err)
+		}
+	})
+}
+
+func TestRosterMail_TheFacilitysCSIRTAndTheLoginsAsked(t *testing.T) {
+	dbtest.Each(t, orgParts, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		now := audittest.Start
+		l := audit.New(d, clock.NewFrozen(now))
+		two := incident.Scope{Facilities: []int64{1, 2}}
+		rm := incident.RosterMail{DB: d, Fallback: []string{"desk@example.jp"}}
+		if got, err := rm.IncidentMail(ctx, 1, nil); err != nil || strings.Join(got, " ") != "desk@example.jp" {
+			t.Errorf("empty roster: %v %v", got, err)
+		}
+		for _, m := range []incident.MemberInput{
+			{Facility: 1, Login: "csirt01", Roles: []string{"commander"}, Person: incident.Person{Name: "A", Mail: "a@example.jp", PhoneMobile: "090"}},
+			{Facility: 1, Roles: []string{"handler"}, Person: incident.Person{Name: "B", PhoneMobile: "090"}},
+			{Facility: 2, Login: "csirt02", Roles: []string{"handler"}, Person: incident.Person{Name: "C", Mail: "c@example.jp", PhoneMobile: "090"}},
+			{Facility: 2, Login: "csirt03", Roles: []string{"handler"}, Person: incident.Person{Name: "D", Mail: "a@example.jp", PhoneMobile: "090"}},
+		} {
+			if _, err := incident.CreateMember(ctx, d, l, two, orgBy, m, now); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tt := range []struct {
+			facility int64
+			logins   []string
+			want     string
+		}{
+			{1, nil, "a@example.jp"},
+			{1, []string{"csirt02", "nobody"}, "a@example.jp c@example.jp"},
+			{2, nil, "c@example.jp a@example.jp"},
+			{3, nil, "desk@example.jp"},
+		} {
+			if got, err := rm.IncidentMail(ctx, tt.facility, tt.logins); err != nil || strings.Join(got, " ") != tt.want {
+				t.Errorf("facility %d, logins %v: %v %v, want %s", tt.facility, tt.logins, got, err, tt.want)
+			}
+		}
 	})
 }
 
