@@ -9,6 +9,7 @@ import (
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
+	"github.com/anzen-health/anzen/internal/incident"
 )
 
 // TestLoadDemo_FillsAnEmptyDatabaseOnce checks the fictional hospital of
@@ -77,6 +78,7 @@ func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
 			if d == "sqlite" {
 				demoAlertsOfEveryTableRule(t, e)
 			}
+			demoIncidentWork(t, e)
 			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
 				t.Fatal(err)
 			}
@@ -116,5 +118,31 @@ func demoAlertsOfEveryTableRule(t *testing.T, e *apptest.Env) {
 		if byRule[r] == 0 {
 			t.Errorf("demo: no alert of rule %s (%v)", r, byRule)
 		}
+	}
+}
+
+// demoIncidentWork wants the demo's CSIRT, its on-call week and its two
+// incidents: one under way that owes the PPC its reports, one closed that
+// owes nothing because the stick was encrypted.
+func demoIncidentWork(t *testing.T, e *apptest.Env) {
+	t.Helper()
+	ctx := context.Background()
+	members, err := incident.Members(ctx, e.App.DB, e.Facility)
+	if err != nil || len(members) != 5 {
+		t.Errorf("demo CSIRT: %d members, %v", len(members), err)
+	}
+	if mail, err := (incident.OnCall{DB: e.App.DB}).OnCallMail(ctx, e.App.Clock.Now()); err != nil || len(mail) != 1 {
+		t.Errorf("demo on-call now: %v %v", mail, err)
+	}
+	list, err := incident.List(ctx, e.App.DB, incident.ListQuery{Scope: incident.Scope{All: true}})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("demo incidents: %d, %v", len(list), err)
+	}
+	owes := map[incident.State]int{}
+	for _, i := range list {
+		owes[i.State] = len(incident.Duties(i))
+	}
+	if owes[incident.Containment] != 3 || owes[incident.Closed] != 0 {
+		t.Errorf("demo incidents' duties by state: %v, want 3 (PPC preliminary, final, the people) and 0", owes)
 	}
 }
