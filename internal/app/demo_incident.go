@@ -48,7 +48,11 @@ func (a *App) demoIncident(ctx context.Context, staff []demoPerson, now time.Tim
 		role incident.OfficerRole
 		p    incident.Person
 	}{
-		{incident.CISO, func() incident.Person { x := person(ciso, 1); x.Title = "副院長・最高情報セキュリティ責任者"; return x }()},
+		{incident.CISO, func() incident.Person {
+			x := person(ciso, 1)
+			x.Title = "副院長・最高情報セキュリティ責任者"
+			return x
+		}()},
 		{incident.SecurityManager, func() incident.Person { x := person(it[1], 2); x.Title = "情報システム課長"; return x }()},
 	}
 	for _, o := range officers {
