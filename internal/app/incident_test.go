@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anzen-health/anzen/internal/app/apptest"
 	"github.com/anzen-health/anzen/internal/detect"
@@ -54,6 +56,31 @@ func TestIncident_AnAlertEscalatesIntoOneIncident(t *testing.T) {
 			resp = e.Do(t, csirt, http.MethodGet, "/alerts/"+strconv.FormatInt(a.ID, 10), nil)
 			if body := apptest.ReadBody(t, resp); !strings.Contains(body, first.Ref) {
 				t.Errorf("the alert's page does not name %s", first.Ref)
+			}
+
+			// The record was leaked, and the hospital knew it four days ago:
+			// the PPC's preliminary report is past its deadline, and the
+			// dashboard says so.
+			api := "/api/v1/incident/incidents/" + strconv.FormatInt(list[0].ID, 10)
+			resp = e.Do(t, csirt, http.MethodPatch, api, map[string]any{"leak": "confirmed", "medical_data": true, "people": 1})
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusOK {
+				t.Fatalf("PATCH the incident: %d %s", resp.StatusCode, body)
+			}
+			overdue := regexp.MustCompile(`<span class="stat badge (\w+)">(\d+)</span></a>\s*<span class="stat-label">期限を過ぎた当局への報告`)
+			dashboard := func() []string {
+				body := apptest.ReadBody(t, e.Do(t, csirt, http.MethodGet, "/", nil))
+				return overdue.FindStringSubmatch(body)
+			}
+			if m := dashboard(); m == nil || m[1] != "ok" || m[2] != "0" {
+				t.Errorf("the dashboard's overdue reports at first: %v", m)
+			}
+			resp = e.Do(t, csirt, http.MethodPatch, api, map[string]any{"aware_at": e.Clock.Now().Add(-4 * 24 * time.Hour),
+				"occurred_at": e.Clock.Now().Add(-5 * 24 * time.Hour)})
+			if body := apptest.ReadBody(t, resp); resp.StatusCode != http.StatusOK {
+				t.Fatalf("PATCH the incident: %d %s", resp.StatusCode, body)
+			}
+			if m := dashboard(); m == nil || m[1] != "bad" || m[2] != "1" {
+				t.Errorf("the dashboard's overdue reports after four days: %v", m)
 			}
 		})
 	}

@@ -267,5 +267,15 @@ func (h *handlers) card(r *http.Request) ([]web.Stat, error) {
 		level = "bad"
 	}
 	out = append(out, web.Stat{LabelID: "incident.card.overdue", Value: strconv.Itoa(c.OverdueTasks), Level: level, Link: "/incidents"})
+	// Reports to the authorities past their deadline (report*.go).
+	late, err := OverdueDuties(r.Context(), h.cfg.DB, scopeOf(r, PermRead), h.cfg.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	level, link := "ok", "/incidents"
+	if len(late) > 0 {
+		level, link = "bad", "/incidents/"+strconv.FormatInt(late[0].Incident.ID, 10)+"/reports"
+	}
+	out = append(out, web.Stat{LabelID: "incident.card.overdue_reports", Value: strconv.Itoa(len(late)), Level: level, Link: link})
 	return out, nil
 }
