@@ -20,7 +20,7 @@ func TestIncidentContacts_PrintsTheDiagramFromTheDatabase(t *testing.T) {
 	e := apptest.New(t, "sqlite")
 	ctx := context.Background()
 	sc := incident.Scope{All: true}
-	by := incident.OrgActor{Login: "test"}
+	by := incident.Actor{Login: "test"}
 	if _, err := incident.SetOfficer(ctx, e.App.DB, e.App.Audit, sc, by, incident.CISO, incident.OfficerInput{Facility: e.Facility,
 		Person: incident.Person{Name: "山田 太郎", PhoneMobile: "090-1111-2222"}}, e.Clock.Now()); err != nil {
 		t.Fatal(err)

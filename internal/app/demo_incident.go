@@ -23,7 +23,7 @@ import (
 func (a *App) demoIncident(ctx context.Context, staff []demoPerson, now time.Time, main int64) error {
 	d, rec := a.DB, a.Audit
 	sc := incident.Scope{Facilities: []int64{main}}
-	org := incident.OrgActor{Login: "demo", Client: "local"}
+	org := incident.Actor{Login: "demo", Client: "local"}
 	var csirt, ciso, clerk demoPerson
 	var it []demoPerson
 	for _, p := range staff {
@@ -124,7 +124,7 @@ func (a *App) demoIncident(ctx context.Context, staff []demoPerson, now time.Tim
 // demoPreparation writes the BCP, backups, a drill and two incidents.
 func (a *App) demoPreparation(ctx context.Context, csirt demoPerson, now time.Time, main int64) error {
 	d, rec := a.DB, a.Audit
-	prep := incident.PrepActor{Login: "demo", Client: "local"}
+	prep := incident.Actor{Login: "demo", Client: "local"}
 	if _, err := incident.SaveBCP(ctx, d, rec, prep, main, map[string]string{
 		"purpose":  "サイバー攻撃や障害で医療情報システムが使えなくなったときも、診療を安全に続け、速やかに復旧するための計画です。",
 		"criteria": "非常時の判断基準と宣言者は「緊急時の規程」のとおりです。",

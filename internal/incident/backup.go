@@ -82,7 +82,7 @@ func (b *Backup) check(now time.Time) error {
 
 // AttestBackup writes the attestation b in facility, recorded in the
 // audit log.
-func AttestBackup(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, b Backup, now time.Time) (Backup, error) {
+func AttestBackup(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, b Backup, now time.Time) (Backup, error) {
 	if err := b.check(now); err != nil {
 		return b, err
 	}

@@ -127,7 +127,7 @@ func BCPVersions(ctx context.Context, q db.Querier, facility int64) ([]BCP, erro
 // SaveBCP writes a new version of facility's BCP: the current one with
 // the sections in changes replaced. It records the change in the audit
 // log (which sections, not their text) and returns the new version.
-func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, changes map[string]string, note string, now time.Time) (BCP, error) {
+func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, changes map[string]string, note string, now time.Time) (BCP, error) {
 	note = strings.TrimSpace(note)
 	if !prepCheckText(note, prepMaxTitle) {
 		return BCP{}, prepErr("note", "incident.prep.error.text", "Max", prepMaxTitle)
@@ -175,7 +175,7 @@ func SaveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor
 
 // ApproveBCP notes that version of facility's BCP was approved by
 // approver (a name or post, such as the director) on the day on.
-func ApproveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility, version int64, approver string, on, now time.Time) error {
+func ApproveBCP(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility, version int64, approver string, on, now time.Time) error {
 	approver = strings.TrimSpace(approver)
 	if approver == "" || !prepCheckText(approver, prepMaxName) {
 		return prepErr("approved_by", "incident.prep.error.name", "Max", prepMaxName)
@@ -248,7 +248,7 @@ func OfflineProcedures(ctx context.Context, q db.Querier, facility int64) ([]Off
 // SaveOfflineProcedure creates p in facility (p.ID 0) or changes the
 // procedure p.ID of facility, recorded in the audit log; db.ErrNotFound
 // when facility has no procedure p.ID.
-func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, p OfflineProcedure, now time.Time) (OfflineProcedure, error) {
+func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, p OfflineProcedure, now time.Time) (OfflineProcedure, error) {
 	if err := p.check(); err != nil {
 		return p, err
 	}
@@ -280,7 +280,7 @@ func SaveOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder,
 
 // DeleteOfflineProcedure removes facility's procedure id, recorded in the
 // audit log; db.ErrNotFound when there is none.
-func DeleteOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id int64, now time.Time) error {
+func DeleteOfflineProcedure(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility, id int64, now time.Time) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
 		var dept, title string
 		err := tx.QueryRowContext(ctx, `SELECT department, title FROM incident_offline_procedures WHERE id = ? AND facility = ?`,

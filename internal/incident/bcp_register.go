@@ -62,9 +62,9 @@ func prepFacility(r *http.Request, perm authz.Permission, form bool) (int64, err
 }
 
 // prepActor is the caller as the stores record it.
-func prepActor(r *http.Request) PrepActor {
+func prepActor(r *http.Request) Actor {
 	p := web.PrincipalOf(r)
-	return PrepActor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
+	return Actor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
 }
 
 // apiFacility is prepFacility for the API: it answers a problem and

@@ -137,7 +137,7 @@ func (in *ContactInput) check(standard bool) (Contact, error) {
 func contactTarget(id int64) string { return "incident.contact:" + strconv.FormatInt(id, 10) }
 
 // CreateContact adds an external contact to in.Facility.
-func CreateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, in ContactInput, now time.Time) (Contact, error) {
+func CreateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, in ContactInput, now time.Time) (Contact, error) {
 	if err := sc.check(in.Facility); err != nil {
 		return Contact{}, err
 	}
@@ -151,7 +151,7 @@ func CreateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Sco
 	return c, err
 }
 
-func insertContact(ctx context.Context, tx *db.Tx, rec selfaudit.Recorder, by OrgActor, c *Contact, now time.Time) error {
+func insertContact(ctx context.Context, tx *db.Tx, rec selfaudit.Recorder, by Actor, c *Contact, now time.Time) error {
 	c.Updated, c.UpdatedBy = now, by.Login
 	if err := tx.QueryRowContext(ctx, `INSERT INTO incident_contacts (facility, kind, standard, organisation, system, person, phone, phone2,
 		mail, when_to_call, notes, updated, updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -164,7 +164,7 @@ func insertContact(ctx context.Context, tx *db.Tx, rec selfaudit.Recorder, by Or
 
 // UpdateContact rewrites contact id (within sc) with in; the facility
 // stays the contact's.
-func UpdateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, in ContactInput, now time.Time) (Contact, error) {
+func UpdateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, in ContactInput, now time.Time) (Contact, error) {
 	var c Contact
 	err := d.InTx(ctx, func(tx *db.Tx) error {
 		old, err := ContactByID(ctx, tx, sc, id)
@@ -187,7 +187,7 @@ func UpdateContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Sco
 }
 
 // DeleteContact removes contact id (within sc).
-func DeleteContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, now time.Time) error {
+func DeleteContact(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, now time.Time) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
 		c, err := ContactByID(ctx, tx, sc, id)
 		if err != nil {
@@ -278,7 +278,7 @@ var StandardAuthorities = []StandardAuthority{
 
 // AddStandardAuthorities adds to facility f each standard authority it
 // does not have yet, without phone numbers, and returns those added.
-func AddStandardAuthorities(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, f int64, now time.Time) ([]Contact, error) {
+func AddStandardAuthorities(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, f int64, now time.Time) ([]Contact, error) {
 	if err := sc.check(f); err != nil {
 		return nil, err
 	}

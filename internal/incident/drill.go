@@ -137,7 +137,7 @@ func (d *Drill) check(now time.Time) error {
 
 // CreateDrill writes the drill d in facility with its lessons as
 // follow-up tasks, recorded in the audit log, in one transaction.
-func CreateDrill(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, d Drill, now time.Time) (Drill, error) {
+func CreateDrill(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility int64, d Drill, now time.Time) (Drill, error) {
 	if err := d.check(now); err != nil {
 		return d, err
 	}
@@ -178,7 +178,7 @@ func insertLesson(ctx context.Context, tx *db.Tx, facility, drill int64, l *Less
 
 // AddLesson adds a follow-up task to the drill id of facility, recorded
 // in the audit log; db.ErrNotFound when facility has no such drill.
-func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id int64, l Lesson, now time.Time) (Lesson, error) {
+func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility, id int64, l Lesson, now time.Time) (Lesson, error) {
 	if err := l.check(); err != nil {
 		return l, err
 	}
@@ -210,7 +210,7 @@ func AddLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepAct
 // CompleteLesson marks the follow-up task of the drill id done, recorded
 // in the audit log; db.ErrNotFound when facility's drill has no such
 // task, a PrepError when it is done already.
-func CompleteLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by PrepActor, facility, id, task int64, now time.Time) error {
+func CompleteLesson(ctx context.Context, q *db.DB, rec selfaudit.Recorder, by Actor, facility, id, task int64, now time.Time) error {
 	return q.InTx(ctx, func(tx *db.Tx) error {
 		var state string
 		err := tx.QueryRowContext(ctx, `SELECT state FROM incident_tasks WHERE id = ? AND drill_id = ? AND facility = ? AND incident_id IS NULL`,

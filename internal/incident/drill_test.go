@@ -49,14 +49,14 @@ func TestDrills_LessonsBecomeTasksThatOwnersMarkDone(t *testing.T) {
 			t.Errorf("facility 2 reads facility 1's drill: %v", err)
 		}
 		task := got.Lessons[0].ID
-		if err := incident.CompleteLesson(ctx, d, l, incident.PrepActor{Login: "it01"}, 2, dr.ID, task, now); !errors.Is(err, db.ErrNotFound) {
+		if err := incident.CompleteLesson(ctx, d, l, incident.Actor{Login: "it01"}, 2, dr.ID, task, now); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("completing from facility 2: %v", err)
 		}
-		if err := incident.CompleteLesson(ctx, d, l, incident.PrepActor{Login: "it01"}, 1, dr.ID, task, now.Add(time.Hour)); err != nil {
+		if err := incident.CompleteLesson(ctx, d, l, incident.Actor{Login: "it01"}, 1, dr.ID, task, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		var pe *incident.PrepError
-		if err := incident.CompleteLesson(ctx, d, l, incident.PrepActor{Login: "it01"}, 1, dr.ID, task, now); !errors.As(err, &pe) {
+		if err := incident.CompleteLesson(ctx, d, l, incident.Actor{Login: "it01"}, 1, dr.ID, task, now); !errors.As(err, &pe) {
 			t.Errorf("completing twice: %v", err)
 		}
 		got, _ = incident.DrillByID(ctx, d, true, nil, dr.ID)

@@ -89,7 +89,7 @@ func (in *RulesInput) check() (EmergencyRules, error) {
 }
 
 // SetEmergencyRules writes a new version of in.Facility's rules.
-func SetEmergencyRules(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, in RulesInput, now time.Time) (EmergencyRules, error) {
+func SetEmergencyRules(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, in RulesInput, now time.Time) (EmergencyRules, error) {
 	if err := sc.check(in.Facility); err != nil {
 		return EmergencyRules{}, err
 	}

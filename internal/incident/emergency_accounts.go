@@ -127,7 +127,7 @@ func (in *AccountInput) check() (EmergencyAccount, error) {
 func accountTarget(id int64) string { return "incident.emergency_account:" + strconv.FormatInt(id, 10) }
 
 // CreateAccount adds an account to the register, sealed from now.
-func CreateAccount(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, in AccountInput, now time.Time) (EmergencyAccount, error) {
+func CreateAccount(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, in AccountInput, now time.Time) (EmergencyAccount, error) {
 	if err := sc.check(in.Facility); err != nil {
 		return EmergencyAccount{}, err
 	}
@@ -154,7 +154,7 @@ func CreateAccount(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Sco
 // RecordChange records that account id's credential was changed and
 // sealed again at changedAt (not after now): it is sealed from then, and
 // any later use flags it again.
-func RecordChange(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, changedAt, now time.Time) (EmergencyAccount, error) {
+func RecordChange(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, changedAt, now time.Time) (EmergencyAccount, error) {
 	if changedAt.IsZero() {
 		changedAt = now
 	}

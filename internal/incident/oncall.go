@@ -62,7 +62,7 @@ type ShiftInput struct {
 }
 
 // CreateShift adds a shift to the schedule of in.Facility.
-func CreateShift(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, in ShiftInput, now time.Time) (Shift, error) {
+func CreateShift(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, in ShiftInput, now time.Time) (Shift, error) {
 	if err := sc.check(in.Facility); err != nil {
 		return Shift{}, err
 	}
@@ -98,7 +98,7 @@ func CreateShift(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope
 func shiftTarget(id int64) string { return "incident.oncall:" + strconv.FormatInt(id, 10) }
 
 // DeleteShift removes shift id (within sc) from the schedule.
-func DeleteShift(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, now time.Time) error {
+func DeleteShift(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, now time.Time) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
 		var facility int64
 		err := db.NotFound(tx.QueryRowContext(ctx, `SELECT facility FROM incident_oncall WHERE id = ?`, id).Scan(&facility))

@@ -66,13 +66,6 @@ const (
 var CSIRTRoles = []CSIRTRole{RoleCommander, RoleManager, RoleHandler, RolePoC, RoleLegal, RolePR, RoleIT,
 	RoleMedical, RoleRecordsDept, RoleOther}
 
-// OrgActor is who changes the organisation.
-type OrgActor struct {
-	UserID int64
-	Login  string
-	Client string
-}
-
 // OrgError is a change of the organisation that cannot be made: Field
 // names the field at fault, MsgID the message.
 type OrgError struct {
@@ -250,7 +243,7 @@ func checkFacility(f int64, all bool, ids []int64) error {
 func (s Scope) check(f int64) error { return checkFacility(f, s.All, s.Facilities) }
 
 // SetOfficer writes the officer role of in.Facility.
-func SetOfficer(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, role OfficerRole, in OfficerInput, now time.Time) (Officer, error) {
+func SetOfficer(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, role OfficerRole, in OfficerInput, now time.Time) (Officer, error) {
 	if _, ok := ParseOfficerRole(string(role)); !ok {
 		return Officer{}, db.ErrNotFound
 	}
@@ -276,7 +269,7 @@ func SetOfficer(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope,
 }
 
 // orgRecord records a change of the organisation in the audit log.
-func orgRecord(ctx context.Context, q db.Querier, rec selfaudit.Recorder, by OrgActor, now time.Time, facility int64, action, target string, detail map[string]string) error {
+func orgRecord(ctx context.Context, q db.Querier, rec selfaudit.Recorder, by Actor, now time.Time, facility int64, action, target string, detail map[string]string) error {
 	return rec.Record(ctx, q, selfaudit.Event{Time: now, Facility: facility, ActorID: by.UserID, ActorLogin: by.Login,
 		Action: action, Target: target, Outcome: selfaudit.Success, ClientAddr: by.Client, Detail: detail})
 }
@@ -363,7 +356,7 @@ func checkDeputy(ctx context.Context, q db.Querier, facility, self, deputy int64
 }
 
 // CreateMember adds a member to the CSIRT of in.Facility.
-func CreateMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, in MemberInput, now time.Time) (Member, error) {
+func CreateMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, in MemberInput, now time.Time) (Member, error) {
 	roles, err := in.check(sc)
 	if err != nil {
 		return Member{}, err
@@ -387,7 +380,7 @@ func memberTarget(id int64) string { return "incident.member:" + strconv.FormatI
 
 // UpdateMember rewrites member id (within sc) with in; in.Facility must
 // be the member's.
-func UpdateMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, in MemberInput, now time.Time) (Member, error) {
+func UpdateMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, in MemberInput, now time.Time) (Member, error) {
 	var m Member
 	err := d.InTx(ctx, func(tx *db.Tx) error {
 		old, err := MemberByID(ctx, tx, sc, id)
@@ -415,7 +408,7 @@ func UpdateMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scop
 
 // DeleteMember removes member id (within sc), its on-call shifts, and
 // itself as anyone's deputy.
-func DeleteMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by OrgActor, id int64, now time.Time) error {
+func DeleteMember(ctx context.Context, d *db.DB, rec selfaudit.Recorder, sc Scope, by Actor, id int64, now time.Time) error {
 	return d.InTx(ctx, func(tx *db.Tx) error {
 		m, err := MemberByID(ctx, tx, sc, id)
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 var orgParts = []db.Migrations{audit.Migrations(), incident.Migrations()}
 
 var (
-	orgBy  = incident.OrgActor{UserID: 2, Login: "ciso01", Client: "10.0.0.5"}
+	orgBy  = incident.Actor{UserID: 2, Login: "ciso01", Client: "10.0.0.5"}
 	orgOne = incident.Scope{Facilities: []int64{1}}
 )
 
@@ -276,7 +276,7 @@ func TestEmergencyRules_EachChangeIsANewVersionAndTheOldOnesStay(t *testing.T) {
 			t.Fatalf("%+v %v", r1, err)
 		}
 		in.Declarer = "CISO"
-		if _, err := incident.SetEmergencyRules(ctx, d, l, orgOne, incident.OrgActor{Login: "admin"}, in, now.Add(time.Hour)); err != nil {
+		if _, err := incident.SetEmergencyRules(ctx, d, l, orgOne, incident.Actor{Login: "admin"}, in, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		versions, err := incident.RulesVersions(ctx, d, 1)

@@ -41,9 +41,9 @@ func orgScope(r *http.Request, p authz.Permission) Scope {
 }
 
 // orgActor is who makes a change.
-func orgActor(r *http.Request) OrgActor {
+func orgActor(r *http.Request) Actor {
 	p := web.PrincipalOf(r)
-	return OrgActor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
+	return Actor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
 }
 
 // errBadFacility is a facility parameter that is not a number.

@@ -87,13 +87,6 @@ func prepErr(field, msgID string, kv ...any) *PrepError {
 	return e
 }
 
-// PrepActor is who changes something in the preparation rooms.
-type PrepActor struct {
-	UserID int64
-	Login  string
-	Client string
-}
-
 // taskDoc is a task template as YAML and JSON write it.
 type taskDoc struct {
 	Phase   string `yaml:"phase" json:"phase"`
@@ -374,14 +367,14 @@ func writePlaybook(ctx context.Context, tx *db.Tx, facility int64, kind Kind, ta
 	return nil
 }
 
-func playbookEvent(facility int64, by PrepActor, action string, kind Kind, now time.Time, detail map[string]string) selfaudit.Event {
+func playbookEvent(facility int64, by Actor, action string, kind Kind, now time.Time, detail map[string]string) selfaudit.Event {
 	return selfaudit.Event{Time: now, Facility: facility, ActorID: by.UserID, ActorLogin: by.Login, Action: action,
 		Target: "playbook:" + string(kind), Outcome: selfaudit.Success, ClientAddr: by.Client, Detail: detail}
 }
 
 // SavePlaybook makes tasks facility's playbook of kind (its own copy
 // from now on) and records it in the audit log, in one transaction.
-func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, kind Kind, tasks []TaskTemplate, now time.Time) error {
+func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, kind Kind, tasks []TaskTemplate, now time.Time) error {
 	if _, err := ParseKind(string(kind)); err != nil {
 		return db.ErrNotFound
 	}
@@ -404,7 +397,7 @@ func SavePlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Prep
 
 // ResetPlaybook drops facility's copy of the playbook of kind, so that the
 // built-in one holds again; it reports whether there was a copy.
-func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, kind Kind, now time.Time) (bool, error) {
+func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, kind Kind, now time.Time) (bool, error) {
 	if _, err := ParseKind(string(kind)); err != nil {
 		return false, db.ErrNotFound
 	}
@@ -426,7 +419,7 @@ func ResetPlaybook(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Pre
 // ImportPlaybooks reads a YAML file of playbooks and makes each one
 // facility's playbook of its kind, all or none, each recorded in the
 // audit log. It returns the kinds imported.
-func ImportPlaybooks(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by PrepActor, facility int64, data []byte, now time.Time) ([]Kind, error) {
+func ImportPlaybooks(ctx context.Context, d *db.DB, rec selfaudit.Recorder, by Actor, facility int64, data []byte, now time.Time) ([]Kind, error) {
 	list, err := ParsePlaybooks(data)
 	if err != nil {
 		return nil, err

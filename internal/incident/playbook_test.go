@@ -19,7 +19,7 @@ import (
 // prepParts are the schemas the preparation rooms' tests need.
 var prepParts = []db.Migrations{audit.Migrations(), incident.Migrations()}
 
-var prepActor = incident.PrepActor{UserID: 7, Login: "ciso01", Client: "10.0.0.9"}
+var prepActor = incident.Actor{UserID: 7, Login: "ciso01", Client: "10.0.0.9"}
 
 // prepRecorded returns the events of action in the audit log.
 func prepRecorded(t *testing.T, l *audit.Log, action string) []audit.Event {

@@ -89,9 +89,9 @@ type DraftJSON struct {
 }
 
 // reportActorOf is the caller as the audit log names it.
-func reportActorOf(r *http.Request) ReportActor {
+func reportActorOf(r *http.Request) Actor {
 	p := web.PrincipalOf(r)
-	return ReportActor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
+	return Actor{UserID: p.UserID, Login: p.Login, Client: web.ClientAddr(r)}
 }
 
 func submissionJSON(s Submission) SubmissionJSON {

@@ -82,7 +82,7 @@ func ReadDraft(ctx context.Context, q db.Querier, id int64, to Recipient) (Draft
 // audit log (the names of the fields changed, not their text).
 // db.ErrNotFound when the incident is not in the scope; a *ReportError for
 // a recipient without a report, an unknown field or a text too long.
-func SaveDraft(ctx context.Context, d *db.DB, rec selfaudit.Recorder, s Scope, id int64, to Recipient, by ReportActor,
+func SaveDraft(ctx context.Context, d *db.DB, rec selfaudit.Recorder, s Scope, id int64, to Recipient, by Actor,
 	fields map[string]string, now time.Time) (Draft, error) {
 	if !to.Reported() {
 		return Draft{}, &ReportError{"recipient", "incident.report.error.recipient"}

@@ -69,14 +69,6 @@ type NewSubmission struct {
 	Note      string
 }
 
-// ReportActor is who submits or drafts a report, as the audit log names
-// them.
-type ReportActor struct {
-	UserID int64
-	Login  string
-	Client string
-}
-
 // ReportError is input about a report that cannot be accepted: Field
 // names what is wrong and MsgID the message that says so.
 type ReportError struct {
@@ -126,7 +118,7 @@ func (ns *NewSubmission) validate(now time.Time) error {
 // reported (or judged not to need reporting) as ns says, with its record
 // in the audit log in the same transaction. db.ErrNotFound when the
 // incident is not in the scope; a *ReportError for input it refuses.
-func RecordSubmission(ctx context.Context, d *db.DB, rec selfaudit.Recorder, s Scope, id int64, by ReportActor, ns NewSubmission, now time.Time) (Submission, error) {
+func RecordSubmission(ctx context.Context, d *db.DB, rec selfaudit.Recorder, s Scope, id int64, by Actor, ns NewSubmission, now time.Time) (Submission, error) {
 	if err := ns.validate(now); err != nil {
 		return Submission{}, err
 	}

@@ -88,7 +88,7 @@ func catalog(t testing.TB) *i18n.Catalog {
 	return c
 }
 
-var csirt = incident.ReportActor{UserID: 7, Login: "csirt01", Client: "10.0.0.7"}
+var csirt = incident.Actor{UserID: 7, Login: "csirt01", Client: "10.0.0.7"}
 
 func statusOf(t *testing.T, b incident.Board, to incident.Recipient) string {
 	t.Helper()
