@@ -16,7 +16,7 @@ import (
 
 // IncidentDutyJSON is a reporting duty of an incident.
 type IncidentDutyJSON struct {
-	To        Recipient `json:"to"`
+	To        Recipient `json:"recipient"`
 	Required  bool      `json:"required"`
 	Due       time.Time `json:"due"`
 	Statutory bool      `json:"statutory"`

@@ -12,8 +12,9 @@ import "time"
 //     impaired or may impair care, or has leaked or may leak personal
 //     data (same notice); for a failure that is not an attack, as needed;
 //   - the Personal Information Protection Commission, a preliminary
-//     report within 3–5 days and a final one within 30 days (60 when
-//     malicious), when personal data has or may have leaked and the leak
+//     report promptly (the PPC's guidance: within about 3–5 days; anzen
+//     aims at 3) and a final one within 30 days (60 when malicious; set by
+//     the Enforcement Rules), when personal data has or may have leaked and the leak
 //     is of medical (special care-required) data — one record is enough —,
 //     or malicious, or of more than 1,000 people; unless the data was
 //     under advanced encryption (APPI art. 26, Enforcement Rules art. 7–8);
@@ -50,8 +51,7 @@ const (
 	VendorWithin         = time.Hour      // "immediately": anzen's target
 	MHLWWithin           = 24 * time.Hour // "promptly": anzen's target
 	PoliceWithin         = 24 * time.Hour // anzen's target
-	PPCPreliminaryWithin = 3 * 24 * time.Hour
-	PPCPreliminaryLatest = 5 * 24 * time.Hour
+	PPCPreliminaryWithin = 3 * 24 * time.Hour // "promptly", about 3–5 days in the PPC's guidance: anzen's target
 	PPCFinalWithin       = 30 * 24 * time.Hour
 	PPCFinalMalicious    = 60 * 24 * time.Hour
 	IndividualsWithin    = 5 * 24 * time.Hour // "promptly", with the preliminary report: anzen's target
@@ -65,9 +65,8 @@ type Duty struct {
 	// that is not an attack): shown, not counted as overdue.
 	Required bool
 	Due      time.Time
-	// Statutory is true when Due is set by law or notice (the PPC's
-	// days); false when it is anzen's target for "immediately" or
-	// "promptly".
+	// Statutory is true when Due is set by law (the PPC's final report);
+	// false when it is anzen's target for "immediately" or "promptly".
 	Statutory bool
 	// Why is the message id of the reason the duty applies.
 	Why string
@@ -113,7 +112,7 @@ func Duties(i Incident) []Duty {
 			final = PPCFinalMalicious
 		}
 		out = append(out,
-			Duty{To: ToPPCPreliminary, Required: true, Due: at.Add(PPCPreliminaryWithin), Statutory: true, Why: why},
+			Duty{To: ToPPCPreliminary, Required: true, Due: at.Add(PPCPreliminaryWithin), Why: why},
 			Duty{To: ToPPCFinal, Required: true, Due: at.Add(final), Statutory: true, Why: why})
 	}
 	if i.Crime {

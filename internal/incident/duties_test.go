@@ -55,7 +55,7 @@ func TestDuties(t *testing.T) {
 				if g.Why == "" {
 					t.Errorf("duty %s says no reason", g.To)
 				}
-				if statutory := slices.Contains([]Recipient{ToPPCPreliminary, ToPPCFinal}, g.To); g.Statutory != statutory {
+				if statutory := slices.Contains([]Recipient{ToPPCFinal}, g.To); g.Statutory != statutory {
 					t.Errorf("duty %s statutory = %v", g.To, g.Statutory)
 				}
 			}
