@@ -220,7 +220,7 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 		detectOpts = append(detectOpts, detect.WithProfiles(a.Baselines))
 	}
 	// Reviewers escalate alerts into incidents (internal/incident).
-	detectOpts = append(detectOpts, detect.WithEscalator(a.incidentEscalator()))
+	detectOpts = append(detectOpts, detect.WithEscalator(a.incidentEscalator(), incident.PermManage))
 	if err := detect.Register(srv, a.DB, a.Detect, a.Audit, append(detectOpts, detect.WithPeople(alertPeople{a}))...); err != nil {
 		return nil, nil, err
 	}

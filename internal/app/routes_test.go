@@ -474,7 +474,9 @@ var criticalCells = []struct {
 	{"POST", "/api/v1/incident/incidents/{id}/links", "auditor", false},
 	{"POST", "/alerts/escalate/{id}", "csirt", true},
 	{"POST", "/alerts/escalate/{id}", "auditor", false},
-	{"POST", "/api/v1/detect/alerts/{id}/escalate", "token:manage", true},
+	{"POST", "/alerts/escalate/{id}", "admin", false}, // may review alerts, may not open incidents
+	{"POST", "/api/v1/detect/alerts/{id}/escalate", "token:incident", true},
+	{"POST", "/api/v1/detect/alerts/{id}/escalate", "token:manage", false},
 	{"POST", "/api/v1/detect/alerts/{id}/escalate", "token:read", false},
 	// incident: playbooks, BCP, backups, drills (read: PermRead; change: PermPrepare)
 	{"GET", "/incident/bcp", "auditor", true},

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/selfaudit"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -45,9 +46,10 @@ type Escalator interface {
 // ActionEscalate is the audit log's action for escalating an alert.
 const ActionEscalate = "alert.escalate"
 
-// WithEscalator lets reviewers escalate alerts into incidents through e.
-func WithEscalator(e Escalator) RegisterOption {
-	return func(h *handlers) { h.esc = e }
+// WithEscalator lets reviewers who also hold perm (the incident part's
+// permission to open incidents) escalate alerts into incidents through e.
+func WithEscalator(e Escalator, perm authz.Permission) RegisterOption {
+	return func(h *handlers) { h.esc, h.escPerm = e, perm }
 }
 
 // AlertIncident returns the incident the alert id was escalated into;
@@ -146,10 +148,12 @@ func (h *handlers) registerEscalation() {
 	if h.esc == nil {
 		return
 	}
-	review := web.Perm(PermAlertsReview)
+	// The incident part says who may open incidents; the alert must
+	// also be one the caller may review (reviewQuery).
+	open := web.Perm(h.escPerm)
 	// Not /alerts/{id}/escalate: that would clash with POST /alerts/rules/{key}.
-	h.srv.Handle(http.MethodPost, "/alerts/escalate/{id}", review, h.escalatePost)
-	h.srv.Handle(http.MethodPost, "/api/v1/detect/alerts/{id}/escalate", review, h.apiEscalate)
+	h.srv.Handle(http.MethodPost, "/alerts/escalate/{id}", open, h.escalatePost)
+	h.srv.Handle(http.MethodPost, "/api/v1/detect/alerts/{id}/escalate", open, h.apiEscalate)
 }
 
 func (h *handlers) escalatePost(w http.ResponseWriter, r *http.Request) {
@@ -220,6 +224,6 @@ func (h *handlers) alertOps(r *http.Request, a Alert, canReview bool) alertOps {
 	if ok {
 		ops.Incident = &inc
 	}
-	ops.CanEscalate = h.esc != nil && canReview && !ok
+	ops.CanEscalate = h.esc != nil && canReview && !ok && web.PrincipalOf(r).CanIn(h.escPerm, a.Facility)
 	return ops
 }

@@ -181,7 +181,7 @@ func TestEscalate_TheButtonAndTheRouteExistOnlyWithAnEscalator(t *testing.T) {
 		}
 
 		inc := &fakeIncidents{}
-		_, h = serve(detect.WithEscalator(inc))
+		_, h = serve(detect.WithEscalator(inc, detect.PermAlertsReview))
 		if w := do(h, "GET", page, ""); !strings.Contains(w.Body.String(), `action="/alerts/escalate/`+fmt.Sprint(a.ID)+`"`) {
 			t.Errorf("with an incident part the page offers no escalation:\n%s", w.Body.String())
 		}

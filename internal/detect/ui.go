@@ -58,6 +58,8 @@ type handlers struct {
 	// people may be given alerts (assign.go); nil: alerts are only taken
 	people People
 	esc    Escalator // escalate.go; nil: alerts are not escalated here
+	// escPerm is who may escalate (with the review of the alert).
+	escPerm authz.Permission
 }
 
 // RegisterOption configures Register.
