@@ -52,7 +52,7 @@ func TestIncidentOrg_TheCISOKeepsItStaffReadTheDiagramAndRulesButNotTheAccounts(
 			expect(t, e, staff, "GET", "/api/v1/incident/emergency-accounts", nil, 403)
 
 			page := expect(t, e, staff, "GET", "/incident/contacts", nil, 200)
-			for _, want := range []string{"<svg", "山田 太郎", "090-1111-2222", "佐藤 花子", "内線 1234", "個人情報保護委員会", `id="contacts-missing"`} {
+			for _, want := range []string{"<svg", "山田 太郎", "090-1111-2222", "佐藤 花子", "内線 1234", "個人情報保護委員会", `id="contacts-missing"`, `href="/incident/raise"`} {
 				if !strings.Contains(page, want) {
 					t.Errorf("the contacts page lacks %q", want)
 				}
