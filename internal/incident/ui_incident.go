@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +73,7 @@ type detailView struct {
 	Forward, Back []State
 	Resolutions   []string
 	Phases        []phaseView
-	Timeline      []Entry
+	Timeline      []entryView
 	Observables   []Observable
 	Shared        []Shared
 	Evidence      []evidenceView
@@ -120,7 +121,11 @@ func (h *handlers) renderIncident(w http.ResponseWriter, r *http.Request, status
 			p := &v.Phases[len(v.Phases)-1]
 			p.Tasks = append(p.Tasks, taskView{Task: t, Overdue: t.Overdue(now)})
 		}
-		v.Timeline, err = Timeline(ctx, h.cfg.DB, id)
+		var list []Entry
+		list, err = Timeline(ctx, h.cfg.DB, id)
+		for _, e := range list {
+			v.Timeline = append(v.Timeline, entryView{Entry: e, LabelID: actionLabelID(e.Action)})
+		}
 	}
 	if err == nil {
 		v.Observables, err = Observables(ctx, h.cfg.DB, id)
@@ -353,3 +358,26 @@ func (h *handlers) linkPost(w http.ResponseWriter, r *http.Request) {
 	}
 	h.done(w, r, err, "incident.link_added", "incident-links")
 }
+
+// entryView is a timeline entry as the page shows it: LabelID names what
+// changed in the reader's language.
+type entryView struct {
+	Entry
+	LabelID string
+}
+
+// actionLabelID is the message id of a timeline action: a field of the
+// incident (severity, people, ...) by the form's label, anything else
+// (state, task.done, evidence.add, ...) by its own.
+func actionLabelID(action string) string {
+	if slices.Contains(incidentFields, action) {
+		return "incident.field." + action
+	}
+	return "incident.timeline.action." + strings.ReplaceAll(action, ".", "_")
+}
+
+// incidentFields are the incident's fields an update names on the
+// timeline.
+var incidentFields = []string{"title", "summary", "kind", "severity", "commander", "aware_at", "occurred_at",
+	"affected_systems", "affected_data", "people", "leak", "medical_data", "malicious", "crime", "cyberattack",
+	"care_impact", "encrypted"}
