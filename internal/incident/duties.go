@@ -48,9 +48,9 @@ func (r Recipient) Reported() bool {
 
 // The clocks' targets where the texts give no number, and the PPC's.
 const (
-	VendorWithin         = time.Hour      // "immediately": anzen's target
-	MHLWWithin           = 24 * time.Hour // "promptly": anzen's target
-	PoliceWithin         = 24 * time.Hour // anzen's target
+	VendorWithin         = time.Hour          // "immediately": anzen's target
+	MHLWWithin           = 24 * time.Hour     // "promptly": anzen's target
+	PoliceWithin         = 24 * time.Hour     // anzen's target
 	PPCPreliminaryWithin = 3 * 24 * time.Hour // "promptly", about 3–5 days in the PPC's guidance: anzen's target
 	PPCFinalWithin       = 30 * 24 * time.Hour
 	PPCFinalMalicious    = 60 * 24 * time.Hour
