@@ -84,6 +84,9 @@ func TestRaise_StaffReportOpensANewIncident(t *testing.T) {
 			i.AffectedSystems != "3 階東病棟" {
 			t.Errorf("%+v", i)
 		}
+		if want := "ノート PC が見当たりません\n\n場所 / where: 3 階東病棟\n連絡先 / phone: 内線 1234"; i.Summary != want {
+			t.Errorf("summary %q, want %q", i.Summary, want)
+		}
 		if _, err := Raise(ctx, d, e.log, fac1, 1, nurse, StaffReport{Kind: LostDevice}, e.clk.Now()); !isField(err, "what") {
 			t.Errorf("empty report: %v", err)
 		}

@@ -54,10 +54,10 @@ func Raise(ctx context.Context, d *db.DB, rec selfaudit.Recorder, scope Scope, f
 	if rp.Where != "" || rp.Phone != "" {
 		summary += "\n\n"
 		if rp.Where != "" {
-			summary += "[where] " + rp.Where + "\n"
+			summary += "場所 / where: " + rp.Where + "\n"
 		}
 		if rp.Phone != "" {
-			summary += "[phone] " + rp.Phone + "\n"
+			summary += "連絡先 / phone: " + rp.Phone + "\n"
 		}
 	}
 	return Create(ctx, d, rec, scope, by, NewIncident{Facility: facility, Kind: rp.Kind, Severity: Medium, Title: rp.Title,
