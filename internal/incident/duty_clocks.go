@@ -2,7 +2,6 @@ package incident
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/platform/db"
@@ -191,16 +190,20 @@ func boardsIn(ctx context.Context, q db.Querier, s Scope, now time.Time, soon ti
 	if err != nil {
 		return nil, err
 	}
-	var out []Board
+	var owing []Incident
+	var ids []int64
 	for _, inc := range incs {
-		if len(Duties(inc)) == 0 {
-			continue
+		if len(Duties(inc)) > 0 {
+			owing, ids = append(owing, inc), append(ids, inc.ID)
 		}
-		b, err := DutyBoard(ctx, q, inc, now, soon)
-		if err != nil {
-			return nil, fmt.Errorf("duties of incident %d: %w", inc.ID, err)
-		}
-		out = append(out, b)
+	}
+	subs, err := submissionsOf(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Board, 0, len(owing))
+	for _, inc := range owing {
+		out = append(out, BoardOf(inc, subs[inc.ID], now, soon))
 	}
 	return out, nil
 }

@@ -151,27 +151,49 @@ func RecordSubmission(ctx context.Context, d *db.DB, rec selfaudit.Recorder, s S
 // Submissions returns the submissions of incident id (which the caller
 // has read within its scope), by recipient and time.
 func Submissions(ctx context.Context, q db.Querier, id int64) ([]Submission, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, incident_id, facility, recipient, status, at, channel, reference, note,
-		by_login, created FROM incident_submissions WHERE incident_id = ? ORDER BY at, id`, id)
-	if err != nil {
-		return nil, fmt.Errorf("read submissions of incident %d: %w", id, err)
-	}
-	defer rows.Close()
-	var out []Submission
-	for rows.Next() {
-		var (
-			s           Submission
-			to          string
-			at, created int64
-		)
-		if err := rows.Scan(&s.ID, &s.IncidentID, &s.Facility, &to, &s.Status, &at, &s.Channel, &s.Reference, &s.Note,
-			&s.By, &created); err != nil {
-			return nil, fmt.Errorf("read submissions of incident %d: %w", id, err)
+	by, err := submissionsOf(ctx, q, []int64{id})
+	return by[id], err
+}
+
+// submissionsOf returns the submissions of the incidents ids, by incident,
+// each incident's in the order of their times; one query per 500
+// incidents.
+func submissionsOf(ctx context.Context, q db.Querier, ids []int64) (map[int64][]Submission, error) {
+	out := map[int64][]Submission{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
-		s.To, s.At, s.Created = Recipient(to), db.Time(at), db.Time(created)
-		out = append(out, s)
+		rows, err := q.QueryContext(ctx, `SELECT id, incident_id, facility, recipient, status, at, channel, reference, note,
+			by_login, created FROM incident_submissions WHERE incident_id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)
+			ORDER BY incident_id, at, id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read submissions: %w", err)
+		}
+		for rows.Next() {
+			var (
+				s           Submission
+				to          string
+				at, created int64
+			)
+			if err := rows.Scan(&s.ID, &s.IncidentID, &s.Facility, &to, &s.Status, &at, &s.Channel, &s.Reference, &s.Note,
+				&s.By, &created); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read submissions: %w", err)
+			}
+			s.To, s.At, s.Created = Recipient(to), db.Time(at), db.Time(created)
+			out[s.IncidentID] = append(out[s.IncidentID], s)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read submissions: %w", err)
+		}
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // AsReportError reports whether err is input refused, and returns it.
