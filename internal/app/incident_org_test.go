@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/anzen-health/anzen/internal/detect"
+	"github.com/anzen-health/anzen/internal/detect/sigma"
 	"net/http"
 	"net/url"
 	"strings"
@@ -112,6 +114,24 @@ func TestIncidentOrg_AnEmergencyAccountUsedInTheLogMustBeChanged(t *testing.T) {
 	}
 	if n, err := e.App.CheckEmergencyAccounts(ctx); err != nil || n != 1 {
 		t.Fatalf("after a use: %d %v", n, err)
+	}
+	// The flag is in the audit log, where a critical alert of the
+	// built-in pack picks it up (and goes to whoever is on call).
+	if err := e.App.Audit.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		n, err := e.App.Detect.Process(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	alerts, err := detect.Alerts(ctx, e.App.DB, 10)
+	if err != nil || len(alerts) != 1 || alerts[0].Title != "An emergency account was used" || alerts[0].Level != sigma.LevelCritical {
+		t.Fatalf("alerts of the use: %+v %v", alerts, err)
 	}
 	e.Clock.Advance(incident.ChangeGrace + time.Hour)
 	ciso = e.Login(t, user) // the session has expired meanwhile
