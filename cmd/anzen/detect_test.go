@@ -42,7 +42,7 @@ func TestDetectCheck_SaysPerFileLoadedOrWhyNotAndTotals(t *testing.T) {
 	if got := lines[1]; !strings.HasPrefix(got, "rejected  "+filepath.Join(dir, "b_bad.yml")+": ") || !strings.Contains(got, "sounds_like") {
 		t.Errorf("line 2: %q", got)
 	}
-	if got := lines[len(lines)-1]; got != "total: 13 loaded, 1 rejected" {
+	if got := lines[len(lines)-1]; got != "total: 14 loaded, 1 rejected" {
 		t.Errorf("last line: %q\n%s", got, r.out)
 	}
 	// A path that cannot be read is an error; a rejected rule is not.
