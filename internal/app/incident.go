@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/platform/pdf"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -32,44 +31,25 @@ func (a *App) pdfRenderer() incident.PDF {
 
 // incidentConfig is what the incident part needs from the rest of anzen.
 func (a *App) incidentConfig() incident.Config {
-	c := incident.Config{DB: a.DB, Recorder: a.Audit, Clock: a.Clock, Log: a.Log.With("part", "incident"),
-		PublicURL: a.Cfg.BaseURL(), Location: a.Cfg.Location()}
-	c.Facilities = a.incidentFacilities // the contact diagram's facility names (incident_org.go)
-	if a.Mail.Enabled() {
-		c.Mailer = a.Mail
-	}
+	c := a.incidentBase()
 	if r := a.pdfRenderer(); r != nil {
 		c.PDF = r
-	}
-	// Reports: deadlines' reminders, and the facilities' names on reports.
-	c.ReminderBefore = a.Cfg.Incident.ReminderBefore
-	c.FacilityNames = facilityNames{a.Identity}
-	if len(a.Cfg.Detect.NotifyOnCall) > 0 {
-		// Until the organisation's roster says who is on the CSIRT.
-		c.Addressees = incident.RosterMail{DB: a.DB, Fallback: a.Cfg.Detect.NotifyOnCall}
 	}
 	return c
 }
 
-// facilityNames names facilities on reports from the identity part.
-type facilityNames struct{ id *identity.Service }
-
-// FacilityName returns the facility's name in lang (the Japanese one when
-// it has no English one); "" for a facility it does not know.
-func (f facilityNames) FacilityName(ctx context.Context, id int64, lang string) (string, error) {
-	list, err := f.id.Facilities(ctx)
-	if err != nil {
-		return "", err
+// incidentBase is the incident part's configuration without the PDF
+// renderer (which the reminders do not need).
+func (a *App) incidentBase() incident.Config {
+	c := incident.Config{DB: a.DB, Recorder: a.Audit, Clock: a.Clock, Log: a.Log.With("part", "incident"),
+		PublicURL: a.Cfg.BaseURL(), Location: a.Cfg.Location(), ReminderBefore: a.Cfg.Incident.ReminderBefore,
+		Facilities: a.incidentFacilities, // the facilities' names (incident_org.go)
+		// Reminders go to the roster's CSIRT, else to detect.notify.oncall.
+		Addressees: incident.RosterMail{DB: a.DB, Fallback: a.Cfg.Detect.NotifyOnCall}}
+	if a.Mail.Enabled() {
+		c.Mailer = a.Mail
 	}
-	for _, fa := range list {
-		if fa.ID == id {
-			if lang == "en" && fa.NameEN != "" {
-				return fa.NameEN, nil
-			}
-			return fa.NameJA, nil
-		}
-	}
-	return "", nil
+	return c
 }
 
 // reminderPoll is how often the incident part's reminders are looked for.
@@ -78,7 +58,7 @@ const reminderPoll = time.Minute
 // runIncident mails the reminders of reporting duties and tasks every
 // minute until ctx ends.
 func (a *App) runIncident(ctx context.Context) {
-	rm := incident.NewReminder(a.incidentConfig(), a.Catalog)
+	rm := a.incidentReminder()
 	t := time.NewTicker(reminderPoll)
 	defer t.Stop()
 	for {
@@ -95,6 +75,17 @@ func (a *App) runIncident(ctx context.Context) {
 	}
 }
 
+// incidentReminder is what mails the incident part's reminders.
+func (a *App) incidentReminder() *incident.Reminder {
+	return incident.NewReminder(a.incidentBase(), a.Catalog)
+}
+
+// SendIncidentReminders mails the reminders due now once; Serve does it
+// every minute.
+func (a *App) SendIncidentReminders(ctx context.Context) (int, error) {
+	return a.incidentReminder().SendReminders(ctx, a.Clock.Now())
+}
+
 // registerIncident adds the incident part's pages and API.
 func (a *App) registerIncident(srv *web.Server) error {
 	return incident.Register(srv, a.incidentConfig())
@@ -109,4 +100,6 @@ func (a *App) incidentEscalator() *incident.Escalator {
 
 // IncidentFacilityNames names facilities on the incident part's reports
 // (for the CLI, which prints them straight off the database).
-func (a *App) IncidentFacilityNames() incident.FacilityNames { return facilityNames{a.Identity} }
+func (a *App) IncidentFacilityNames() incident.FacilityNames {
+	return incident.Facilities(a.incidentFacilities)
+}

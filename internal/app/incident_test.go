@@ -3,6 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/anzen-health/anzen/internal/platform/config"
+	"github.com/anzen-health/anzen/internal/platform/mail/mailtest"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -83,5 +85,42 @@ func TestIncident_AnAlertEscalatesIntoOneIncident(t *testing.T) {
 				t.Errorf("the dashboard's overdue reports after four days: %v", m)
 			}
 		})
+	}
+}
+
+// TestIncident_RemindersReachTheRostersCSIRT: with mail set up and a CSIRT
+// member with an address on the roster, a report due within the hour is
+// mailed to that member, once, without detect.notify.oncall set.
+func TestIncident_RemindersReachTheRostersCSIRT(t *testing.T) {
+	srv := mailtest.Start(t, mailtest.Options{})
+	e := apptest.New(t, "sqlite", func(c *config.Config) {
+		c.Mail = srv.Config
+		c.Mail.From = "anzen@hospital.example.jp"
+	})
+	ctx := context.Background()
+	now := e.Clock.Now()
+	sc := incident.Scope{All: true}
+	if _, err := incident.CreateMember(ctx, e.App.DB, e.App.Audit, sc, incident.Actor{Login: "test"}, incident.MemberInput{
+		Facility: e.Facility, Login: "csirt01", Roles: []string{"commander"},
+		Person: incident.Person{Name: "中村 隆", PhoneMobile: "090-0000-1003", Mail: "csirt01@hospital.example.jp"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := incident.Create(ctx, e.App.DB, e.App.Audit, sc, incident.Actor{Login: "csirt01", Lang: "ja"}, incident.NewIncident{
+		Facility: e.Facility, Kind: incident.DataLeak, Title: "紹介状の誤送信", AwareAt: now.Add(-71 * time.Hour),
+		Leak: incident.LeakConfirmed, MedicalData: true, People: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.App.SendIncidentReminders(ctx)
+	if err != nil || n == 0 {
+		t.Fatalf("reminders sent: %d %v", n, err)
+	}
+	got := srv.Wait(t, n, 10*time.Second)
+	for _, m := range got {
+		if len(m.To) != 1 || m.To[0] != "csirt01@hospital.example.jp" {
+			t.Errorf("a reminder went to %v, want the roster's CSIRT member", m.To)
+		}
+	}
+	if again, err := e.App.SendIncidentReminders(ctx); err != nil || again != 0 {
+		t.Errorf("sent again: %d %v", again, err)
 	}
 }

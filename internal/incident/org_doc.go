@@ -25,6 +25,25 @@ type Facility struct {
 	NameEN string
 }
 
+// Facilities lists the facilities (the identity part keeps them); it
+// names them on the contact diagram and on reports (FacilityNames).
+type Facilities func(ctx context.Context) ([]Facility, error)
+
+// FacilityName returns the name of facility id in lang; "" for a facility
+// it does not know.
+func (fs Facilities) FacilityName(ctx context.Context, id int64, lang string) (string, error) {
+	list, err := fs(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range list {
+		if f.ID == id {
+			return f.Name(lang), nil
+		}
+	}
+	return "", nil
+}
+
 // Name returns the facility's name in lang, or its code.
 func (f Facility) Name(lang string) string {
 	switch {

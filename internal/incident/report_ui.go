@@ -50,7 +50,7 @@ func (h *handlers) location() *time.Location {
 
 // reportInput is what BuildReport needs, for a request.
 func (h *handlers) reportInput(_ *http.Request, lang string) ReportInput {
-	return ReportInput{T: h.srv.Catalog(), Names: h.cfg.FacilityNames, Location: h.location(), Lang: lang,
+	return ReportInput{T: h.srv.Catalog(), Names: h.facilityNames(), Location: h.location(), Lang: lang,
 		Now: h.cfg.Clock.Now()}
 }
 
@@ -331,4 +331,13 @@ func printPolicy(doc []byte) string {
 		p += "; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 	}
 	return p
+}
+
+// facilityNames names the facilities on reports; nil (their numbers)
+// when anzen gave no list.
+func (h *handlers) facilityNames() FacilityNames {
+	if h.cfg.Facilities == nil {
+		return nil
+	}
+	return h.cfg.Facilities
 }

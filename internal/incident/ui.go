@@ -48,12 +48,10 @@ type Config struct {
 	// ReminderBefore is how long before a deadline its owners are mailed
 	// (incident.reminder_before); a duty is due soon from then.
 	ReminderBefore time.Duration
-	// FacilityNames names facilities on reports; nil: their numbers.
-	FacilityNames FacilityNames
 	// Addressees says whom reminders go to; nil: no reminder is sent.
 	Addressees Addressees
 	// Facilities names the facilities, for the contact diagram; nil: facilities are shown by number.
-	Facilities func(ctx context.Context) ([]Facility, error)
+	Facilities Facilities
 }
 
 type handlers struct {
