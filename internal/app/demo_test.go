@@ -131,7 +131,7 @@ func demoIncidentWork(t *testing.T, e *apptest.Env) {
 	if err != nil || len(members) != 5 {
 		t.Errorf("demo CSIRT: %d members, %v", len(members), err)
 	}
-	if mail, err := (incident.OnCall{DB: e.App.DB}).OnCallMail(ctx, e.App.Clock.Now()); err != nil || len(mail) != 1 {
+	if mail, err := (incident.OnCall{DB: e.App.DB}).OnCallMail(ctx, e.Facility, e.App.Clock.Now()); err != nil || len(mail) != 1 {
 		t.Errorf("demo on-call now: %v %v", mail, err)
 	}
 	list, err := incident.List(ctx, e.App.DB, incident.ListQuery{Scope: incident.Scope{All: true}})

@@ -30,18 +30,18 @@ type Route struct {
 }
 
 // OnCall says who is on call. The incident part implements it with its
-// roster; until then internal/app passes the addresses of
-// detect.notify.oncall (OnCallList).
+// roster (internal/app wires it); OnCallList is a fixed list.
 type OnCall interface {
-	// OnCallMail returns the mail addresses of who was on call at t.
-	OnCallMail(ctx context.Context, t time.Time) ([]string, error)
+	// OnCallMail returns the mail addresses of who was on call at t for
+	// facility (0: an alert of no known facility).
+	OnCallMail(ctx context.Context, facility int64, t time.Time) ([]string, error)
 }
 
 // OnCallList is an OnCall of fixed addresses, on call at every hour.
 type OnCallList []string
 
 // OnCallMail returns the list.
-func (l OnCallList) OnCallMail(context.Context, time.Time) ([]string, error) { return l, nil }
+func (l OnCallList) OnCallMail(context.Context, int64, time.Time) ([]string, error) { return l, nil }
 
 // Targets of the routes in the outbox.
 const (
@@ -138,7 +138,7 @@ func (n *Notify) sendRouted(ctx context.Context, en *Engine, target string, a Al
 			return true, fmt.Errorf("no on-call is known")
 		}
 		var err error
-		if to, err = n.OnCall.OnCallMail(ctx, a.Created); err != nil {
+		if to, err = n.OnCall.OnCallMail(ctx, a.Facility, a.Created); err != nil {
 			return true, fmt.Errorf("who is on call: %w", err)
 		}
 		if len(to) == 0 {

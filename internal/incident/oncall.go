@@ -197,20 +197,28 @@ type OnCall struct {
 	Fallback []string
 }
 
-// OnCallMail returns the mail addresses of the members on call at t in
-// any facility (primary before secondary, each once), or Fallback when
-// there are none.
-func (o OnCall) OnCallMail(ctx context.Context, t time.Time) ([]string, error) {
+// OnCallMail returns the mail addresses of the members on call at t for
+// facility (primary before secondary, each once); when the facility has
+// none on call (or is 0, unknown), those on call in any facility of the
+// group; then Fallback; then the whole CSIRT.
+func (o OnCall) OnCallMail(ctx context.Context, facility int64, t time.Time) ([]string, error) {
 	ms := t.UnixMilli()
 	shifts, err := shiftsWhere(ctx, o.DB, `s.starts <= ? AND s.ends > ?`, ms, ms)
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	for _, s := range shifts {
-		if s.Member.Mail != "" && !slices.Contains(out, s.Member.Mail) {
-			out = append(out, s.Member.Mail)
+	mails := func(own bool) []string {
+		var out []string
+		for _, s := range shifts {
+			if s.Member.Mail != "" && (!own || s.Facility == facility) && !slices.Contains(out, s.Member.Mail) {
+				out = append(out, s.Member.Mail)
+			}
 		}
+		return out
+	}
+	out := mails(facility != 0)
+	if len(out) == 0 {
+		out = mails(false)
 	}
 	if len(out) == 0 && len(o.Fallback) > 0 {
 		return o.Fallback, nil

@@ -193,31 +193,35 @@ func TestOnCall_TheRosterSaysWhoIsOnCallAndFallsBackWhenNobodyIs(t *testing.T) {
 		}
 		oc := incident.OnCall{DB: d, Fallback: []string{"desk@example.jp"}}
 		for _, tt := range []struct {
-			at   time.Duration
-			want string
+			facility int64
+			at       time.Duration
+			want     string
 		}{
-			{time.Hour, "a@example.jp b@example.jp"},
-			{7 * time.Hour, "a@example.jp c@example.jp b@example.jp"},
-			{13 * time.Hour, "b@example.jp"},
-			{25 * time.Hour, "desk@example.jp"},
-			{-time.Minute, "desk@example.jp"},
+			{1, time.Hour, "a@example.jp b@example.jp"},
+			{1, 7 * time.Hour, "a@example.jp b@example.jp"},
+			{2, 7 * time.Hour, "c@example.jp"},
+			{0, 7 * time.Hour, "a@example.jp c@example.jp b@example.jp"}, // an alert of no known facility
+			{2, time.Hour, "a@example.jp b@example.jp"},                  // no one of its own: the group's
+			{1, 13 * time.Hour, "b@example.jp"},
+			{1, 25 * time.Hour, "desk@example.jp"},
+			{1, -time.Minute, "desk@example.jp"},
 		} {
-			got, err := oc.OnCallMail(ctx, now.Add(tt.at))
+			got, err := oc.OnCallMail(ctx, tt.facility, now.Add(tt.at))
 			if err != nil || strings.Join(got, " ") != tt.want {
-				t.Errorf("on call at %v: %v %v, want %s", tt.at, got, err, tt.want)
+				t.Errorf("on call for facility %d at %v: %v %v, want %s", tt.facility, tt.at, got, err, tt.want)
 			}
 		}
 		if err := incident.DeleteShift(ctx, d, l, two, orgBy, gone.ID, now); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := oc.OnCallMail(ctx, now.Add(7*time.Hour)); strings.Join(got, " ") != "a@example.jp b@example.jp" {
+		if got, _ := oc.OnCallMail(ctx, 2, now.Add(7*time.Hour)); strings.Join(got, " ") != "a@example.jp b@example.jp" {
 			t.Errorf("after the deletion: %v", got)
 		}
 		if err := incident.DeleteShift(ctx, d, l, orgOne, orgBy, gone.ID, now); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("deleted twice: %v", err)
 		}
 		// With no one on call and no fallback, the whole CSIRT hears of it.
-		if got, err := (incident.OnCall{DB: d}).OnCallMail(ctx, now.Add(25*time.Hour)); err != nil ||
+		if got, err := (incident.OnCall{DB: d}).OnCallMail(ctx, 1, now.Add(25*time.Hour)); err != nil ||
 			strings.Join(got, " ") != "a@example.jp b@example.jp c@example.jp" {
 			t.Errorf("no one on call, no fallback: %v %v", got, err)
 		}
