@@ -140,6 +140,7 @@ func (h *handlers) registerPartsAPI(base string) {
 	h.srv.Handle(http.MethodPatch, base+"/{id}/tasks/{task}", manage, h.apiUpdateTask)
 	h.srv.Handle(http.MethodGet, base+"/{id}/observables", read, h.apiObservables)
 	h.srv.Handle(http.MethodPost, base+"/{id}/observables", manage, h.apiAddObservables)
+	h.srv.Handle(http.MethodDelete, base+"/{id}/observables/{obs}", manage, h.apiDeleteObservable)
 	h.srv.Handle(http.MethodGet, base+"/{id}/evidence", read, h.apiEvidence)
 	h.srv.Handle(http.MethodPost, base+"/{id}/evidence", manage, h.apiAddEvidence)
 	h.srv.Handle(http.MethodGet, base+"/{id}/evidence/{ev}/content", read, h.apiEvidenceContent)
@@ -405,4 +406,19 @@ func (h *handlers) apiAddLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	web.JSON(w, http.StatusCreated, linkJSON(l))
+}
+
+// apiDeleteObservable serves DELETE .../{id}/observables/{obs}.
+func (h *handlers) apiDeleteObservable(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r, "id")
+	obs, ok2 := pathID(r, "obs")
+	if !ok || !ok2 {
+		h.notFound(w, r)
+		return
+	}
+	err := DeleteObservable(r.Context(), h.cfg.DB, h.cfg.Recorder, scopeOf(r, PermManage), id, obs, actorOf(h.srv, r), h.cfg.Clock.Now())
+	if h.apiProblem(w, r, err) {
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }

@@ -38,6 +38,7 @@ func (h *handlers) registerIncidentForms() {
 	h.srv.Handle(http.MethodPost, "/incidents/{id}/tasks", manage, h.taskPost)
 	h.srv.Handle(http.MethodPost, "/incidents/{id}/tasks/{task}", manage, h.taskUpdatePost)
 	h.srv.Handle(http.MethodPost, "/incidents/{id}/observables", manage, h.observablesPost)
+	h.srv.Handle(http.MethodPost, "/incidents/{id}/observables/{obs}/delete", manage, h.observableDeletePost)
 	h.srv.Handle(http.MethodPost, "/incidents/{id}/evidence", manage, h.evidencePost)
 	h.srv.Handle(http.MethodGet, "/incidents/{id}/evidence/{ev}", read, h.evidenceDownload)
 	h.srv.Handle(http.MethodPost, "/incidents/{id}/evidence/{ev}/custody", manage, h.transferPost)
@@ -276,6 +277,17 @@ func (h *handlers) observablesPost(w http.ResponseWriter, r *http.Request) {
 	}
 	_, err := AddObservables(r.Context(), h.cfg.DB, h.cfg.Recorder, scopeOf(r, PermManage), ids[0], actorOf(h.srv, r), list, h.cfg.Clock.Now())
 	h.done(w, r, err, "incident.observables_added", "incident-observables")
+}
+
+// observableDeletePost removes an observable entered by mistake; the
+// timeline and the audit log keep what it was.
+func (h *handlers) observableDeletePost(w http.ResponseWriter, r *http.Request) {
+	ids, ok := h.ids(w, r, "id", "obs")
+	if !ok {
+		return
+	}
+	err := DeleteObservable(r.Context(), h.cfg.DB, h.cfg.Recorder, scopeOf(r, PermManage), ids[0], ids[1], actorOf(h.srv, r), h.cfg.Clock.Now())
+	h.done(w, r, err, "incident.observable_deleted", "incident-observables")
 }
 
 func (h *handlers) evidencePost(w http.ResponseWriter, r *http.Request) {

@@ -114,6 +114,25 @@ func TestPages_ACSIRTRunsAnIncidentThroughTheForms(t *testing.T) {
 				t.Errorf("the incident's page lacks %q", want)
 			}
 		}
+		// An observable entered by mistake is deleted, from the page or the
+		// API; the auditor cannot; the timeline keeps what it was.
+		if w := s.form(authz.CSIRT, "/incidents/1/observables/1/delete", nil); w.Code != http.StatusSeeOther {
+			t.Fatalf("delete an observable: %d %s", w.Code, w.Body)
+		}
+		if w := s.do(authz.Auditor, http.MethodDelete, "/api/v1/incident/incidents/1/observables/2", "", nil); w.Code != http.StatusForbidden {
+			t.Errorf("the auditor deletes an observable: %d", w.Code)
+		}
+		for _, want := range []int{http.StatusNoContent, http.StatusNotFound} {
+			if w := s.do(authz.CSIRT, http.MethodDelete, "/api/v1/incident/incidents/1/observables/2", "", nil); w.Code != want {
+				t.Errorf("DELETE the observable: %d, want %d", w.Code, want)
+			}
+		}
+		if obs, _ := Observables(t.Context(), d, 1); len(obs) != 0 {
+			t.Errorf("observables left: %+v", obs)
+		}
+		if tl, _ := Timeline(t.Context(), d, 1); !strings.Contains(fmt.Sprint(tl), "observable.delete") {
+			t.Errorf("the timeline does not keep the deletion: %+v", tl)
+		}
 		// A bad form answers 422 with the message, and nothing changes.
 		w = s.form(authz.CSIRT, "/incidents/1/state", url.Values{"to": {"new"}})
 		if w.Code != http.StatusUnprocessableEntity || !strings.Contains(w.Body.String(), "理由を入力してください") {
