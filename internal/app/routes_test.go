@@ -547,7 +547,7 @@ var criticalCells = []struct {
 	{"GET", "/api/v1/facilities", "vendor", true},
 	{"GET", "/api/v1/facilities", "token:read", true},
 	{"POST", "/api/v1/facilities", "ciso", false},
-	// The emergency organisation (incident, helper B): every member of staff reads the contact
+	// The emergency organisation (incident): every member of staff reads the contact
 	// diagram and the emergency rules; only the CISO and administrators change them; the
 	// emergency accounts are read by those who read incidents.
 	{"GET", "/incident/contacts", "staff", true},
