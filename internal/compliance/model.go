@@ -74,6 +74,7 @@ type Item struct {
 	V6          []V6Ref `yaml:"v6,omitempty" json:"v6,omitempty"`                   // where edition 6.0 carries it
 	Target      string  `yaml:"target,omitempty" json:"target,omitempty"`           // checklist cell: server, terminal, network
 	Since       string  `yaml:"since,omitempty" json:"since,omitempty"`             // checklist: the fiscal year it was added
+	Assess      bool    `yaml:"assess,omitempty" json:"assess,omitempty"`           // a B item whose measure is assessed (6.11 B-1 ④)
 	Children    []*Item `yaml:"children,omitempty" json:"children,omitempty"`
 
 	parent *Item
@@ -92,6 +93,8 @@ func (it *Item) Assessable() bool {
 	switch it.Kind {
 	case ItemC, ItemD, ItemQuestion:
 		return true
+	case ItemB:
+		return it.Assess
 	}
 	return false
 }
@@ -267,4 +270,11 @@ type State struct {
 	Checklist    string              `json:"checklist"` // the checklist edition answered
 	Answers      []Answer            `json:"answers"`
 	Attention    []AttentionItem     `json:"attention"`
+}
+
+// DayScore is a facility's readiness counts on one day, for the trend.
+type DayScore struct {
+	Day    time.Time      `json:"day"`
+	Counts map[string]int `json:"counts"` // readiness → assessable items of the guideline
+	Total  int            `json:"total"`
 }
