@@ -18,3 +18,20 @@
 // inspection pack and the management report (PDF and Excel), and OSCAL
 // exports of the catalog and of the assessment results.
 package compliance
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed locales/*.toml
+var localesFS embed.FS
+
+// Locales returns the compliance part's message catalog files (ja, en).
+func Locales() fs.FS {
+	sub, err := fs.Sub(localesFS, "locales")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
