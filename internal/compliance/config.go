@@ -73,8 +73,9 @@ type AuditProof interface {
 // IntegrityProof is the audit log's integrity at one moment.
 type IntegrityProof struct {
 	TreeSize       uint64    `json:"tree_size"`
-	RootHash       string    `json:"root_hash"`  // hex
-	Checkpoint     string    `json:"checkpoint"` // the signed note, as stored
+	RootHash       string    `json:"root_hash"`       // hex
+	Checkpoint     string    `json:"checkpoint"`      // the signed note, as stored
+	CheckpointSize uint64    `json:"checkpoint_size"` // the tree size the checkpoint signs
 	CheckpointAt   time.Time `json:"checkpoint_at"`
 	VerifiedAt     time.Time `json:"verified_at"` // zero: never verified
 	VerifiedOK     bool      `json:"verified_ok"`
