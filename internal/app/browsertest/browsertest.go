@@ -32,6 +32,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
@@ -521,4 +522,38 @@ func (b *Browser) TakeCSPViolations() []string {
 	v := b.csp
 	b.csp = nil
 	return v
+}
+
+// Download clicks sel (a link or a button that downloads a file) and
+// returns the file's name and bytes once Chromium has saved it.
+func (b *Browser) Download(sel string) (string, []byte) {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	b.do("allow downloads", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+		return err
+	}))
+	b.Click(sel)
+	deadline := time.Now().Add(StepTimeout)
+	for time.Now().Before(deadline) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			b.t.Fatalf("browsertest: read the download folder: %v", err)
+		}
+		for _, e := range entries {
+			// Chromium writes into name.crdownload and renames it when done.
+			if e.IsDir() || strings.HasSuffix(e.Name(), ".crdownload") {
+				continue
+			}
+			body, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				b.t.Fatalf("browsertest: read the downloaded file: %v", err)
+			}
+			return e.Name(), body
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.t.Fatalf("browsertest: clicking %s on %s downloaded nothing within %s", sel, b.location(), StepTimeout)
+	return "", nil
 }

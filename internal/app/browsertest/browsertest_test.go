@@ -82,3 +82,29 @@ func TestBrowser_SeesSecurityRefusalsAndDrivesForms(t *testing.T) {
 		t.Errorf("the script served as HTML was not reported; refusals seen:\n%s", v)
 	}
 }
+
+// TestBrowser_DownloadsAFile clicks a link to an attachment and reads the
+// file Chromium saved.
+func TestBrowser_DownloadsAFile(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="ja"><head><title>帳票</title></head><body>
+<a id="dl" href="/files/list.csv">ダウンロード</a></body></html>`))
+	})
+	mux.HandleFunc("GET /files/list.csv", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="list.csv"`)
+		_, _ = w.Write([]byte("項目,回答\n1-1,はい\n"))
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b := New(t, srv.URL)
+	b.Open("/")
+	b.Wait("#dl")
+	name, body := b.Download("#dl")
+	if name != "list.csv" || string(body) != "項目,回答\n1-1,はい\n" {
+		t.Errorf("downloaded %q: %q", name, body)
+	}
+}
