@@ -355,3 +355,45 @@ func TestBuiltin_Counts(t *testing.T) {
 		t.Errorf("the library has %d controls, want 30 to 45", len(lib.Controls))
 	}
 }
+
+// TestBuiltin_AttestationsWhereNoPartChecks: where no part of anzen checks
+// a measure yet, a control answering the item asks people for evidence.
+func TestBuiltin_AttestationsWhereNoPartChecks(t *testing.T) {
+	lib := builtin(t)
+	want := map[string]string{ // requirement → evidence spec
+		"mhlw-checklist-r6:hospital-2-1":         "asset-register",
+		"mhlw-checklist-r6:hospital-2-2":         "remote-maintenance-confirmation",
+		"mhlw-checklist-r6:hospital-2-3":         "mds-sds",
+		"mhlw-checklist-r6:hospital-2-7-server":  "patch-record",
+		"mhlw-checklist-r6:hospital-2-8-network": "firewall-acl",
+		"mhlw-gl-5.1:6.5-C-13":                   "firewall-acl",
+		"mhlw-checklist-r6:hospital-2-9-server":  "service-baseline",
+		"mhlw-gl-5.1:6.3-C-5":                    "operations-rules",
+		"mhlw-gl-5.1:4.3-B-2":                    "responsibility-matrix",
+		"mhlw-gl-5.1:8.1.2-C-5":                  "contractor-assessment",
+		"mhlw-gl-5.1:8.1.2-C-6":                  "contractor-assessment",
+		"mhlw-gl-5.1:6.11-B-2":                   "sanitisation-record",
+		"mhlw-gl-5.1:6.11-B-4":                   "phr-operator-check",
+		"mhlw-gl-5.1:6.5-C-11":                   "wifi-settings",
+		"mhlw-gl-5.1:6.5-C-12":                   "iot-assessment",
+		"mhlw-gl-5.1:6.6-C-2":                    "training-record",
+		"mhlw-gl-5.1:6.9-C-2":                    "take-out-ledger",
+		"mhlw-gl-5.1:6.12-C-2":                   "tsa-accreditation",
+	}
+	for ref, ev := range want {
+		found := false
+		for _, c := range lib.ControlsFor(ref) {
+			for _, e := range c.Evidence {
+				if e.ID == ev {
+					found = true
+					if e.ValidFor == 0 {
+						t.Errorf("%s: evidence %s never expires; a record like this needs renewing", c.ID, ev)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no control answering it asks for evidence %s", ref, ev)
+		}
+	}
+}
