@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -81,8 +83,12 @@ func Load(fsys fs.FS, dir string) (*Library, error) {
 		}
 		lib.controls[c.ID] = c
 		for _, req := range c.Requirements {
-			if _, _, err := lib.Resolve(req); err != nil {
+			_, it, err := lib.Resolve(req)
+			if err != nil {
 				return nil, fmt.Errorf("controls.yaml: control %s: %w", c.ID, err)
+			}
+			if !it.Assessable() {
+				return nil, fmt.Errorf("controls.yaml: control %s: %s is a heading or a rationale, not assessable", c.ID, req)
 			}
 		}
 	}
@@ -173,6 +179,24 @@ func (it *Item) Top() *Item {
 var kinds = map[string]bool{ItemChapter: true, ItemSection: true, ItemTopic: true, ItemB: true, ItemC: true,
 	ItemD: true, ItemSheet: true, ItemGroup: true, ItemQuestion: true}
 
+// guidelineKinds are the kinds of item a guideline holds; a checklist
+// holds the others.
+var guidelineKinds = map[string]bool{ItemChapter: true, ItemSection: true, ItemTopic: true, ItemB: true, ItemC: true, ItemD: true}
+
+// Checklist cells a question may stand for, and the volumes of edition 6.0.
+var (
+	targets   = map[string]bool{"": true, "server": true, "terminal": true, "network": true}
+	v6Volumes = map[string]bool{"overview": true, "management": true, "planning": true, "operations": true}
+	datePat   = regexp.MustCompile(`^\d{4}-\d{2}(-\d{2})?$`)
+	checkPat  = regexp.MustCompile(`^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$`)
+)
+
+// validRef reports whether a ref can stand in a "<framework>:<ref>"
+// reference and, lowercased, in an OSCAL token.
+func validRef(ref string) bool {
+	return ref != "" && !strings.ContainsAny(ref, ": /\t\n#") && utf8.ValidString(ref)
+}
+
 // ParseFramework reads one framework file and checks it: an id, a kind,
 // both languages of every name and summary, unique refs, known kinds.
 func ParseFramework(b []byte) (*Framework, error) {
@@ -194,6 +218,9 @@ func ParseFramework(b []byte) (*Framework, error) {
 	if len(fw.Items) == 0 {
 		return nil, fmt.Errorf("framework %s has no items", fw.ID)
 	}
+	if fw.Published != "" && !datePat.MatchString(fw.Published) {
+		return nil, fmt.Errorf("framework %s: published %q is not YYYY-MM or YYYY-MM-DD", fw.ID, fw.Published)
+	}
 	fw.byRef = map[string]*Item{}
 	var check func(items []*Item, parent *Item) error
 	check = func(items []*Item, parent *Item) error {
@@ -204,6 +231,9 @@ func ParseFramework(b []byte) (*Framework, error) {
 			it.parent = parent
 			if it.Ref == "" {
 				return fmt.Errorf("framework %s: an item without a ref (number %q)", fw.ID, it.Number)
+			}
+			if !validRef(it.Ref) {
+				return fmt.Errorf("framework %s: ref %q may not hold ':', '/', '#' or spaces", fw.ID, it.Ref)
 			}
 			if _, dup := fw.byRef[it.Ref]; dup {
 				return fmt.Errorf("framework %s: ref %s is used twice", fw.ID, it.Ref)
@@ -218,6 +248,23 @@ func ParseFramework(b []byte) (*Framework, error) {
 			if it.Assessable() && (it.Summary.JA == "" || it.Summary.EN == "") {
 				return fmt.Errorf("framework %s: item %s needs a summary in ja and en", fw.ID, it.Ref)
 			}
+			if (it.Summary.JA == "") != (it.Summary.EN == "") {
+				return fmt.Errorf("framework %s: item %s has a summary in one language only", fw.ID, it.Ref)
+			}
+			if it.Assess && it.Kind != ItemB {
+				return fmt.Errorf("framework %s: item %s: assess is for B items only", fw.ID, it.Ref)
+			}
+			if !targets[it.Target] || (it.Target != "" && it.Kind != ItemQuestion) {
+				return fmt.Errorf("framework %s: item %s: target %q is not a checklist cell (server, terminal, network)", fw.ID, it.Ref, it.Target)
+			}
+			for _, v := range it.V6 {
+				if !v6Volumes[v.Volume] || v.Chapter == "" {
+					return fmt.Errorf("framework %s: item %s: v6 needs a volume (overview, management, planning, operations) and a chapter", fw.ID, it.Ref)
+				}
+			}
+			if err := checkPlace(&fw, it, parent); err != nil {
+				return err
+			}
 			if err := check(it.Children, it); err != nil {
 				return err
 			}
@@ -228,6 +275,27 @@ func ParseFramework(b []byte) (*Framework, error) {
 		return nil, err
 	}
 	return &fw, nil
+}
+
+// checkPlace refuses an item whose kind does not belong where it stands:
+// a guideline holds chapters, sections, topics and B/C/D items, a
+// checklist holds sheets, groups and questions, and requirements sit
+// under a heading.
+func checkPlace(fw *Framework, it, parent *Item) error {
+	if (fw.Kind == KindGuideline) != guidelineKinds[it.Kind] {
+		return fmt.Errorf("framework %s: item %s: a %s has no %s items", fw.ID, it.Ref, fw.Kind, it.Kind)
+	}
+	top := it.Kind == ItemChapter || it.Kind == ItemSheet
+	if top != (parent == nil) {
+		if top {
+			return fmt.Errorf("framework %s: %s %s must be at the top", fw.ID, it.Kind, it.Ref)
+		}
+		return fmt.Errorf("framework %s: item %s must sit under a chapter or a sheet", fw.ID, it.Ref)
+	}
+	if parent != nil && parent.Assessable() {
+		return fmt.Errorf("framework %s: item %s sits under %s, which is not a heading", fw.ID, it.Ref, parent.Ref)
+	}
+	return nil
 }
 
 // ParseControls reads the control library and checks each control's
@@ -253,6 +321,20 @@ func ParseControls(b []byte) ([]*Control, error) {
 		}
 		if len(c.Checks) == 0 && len(c.Evidence) == 0 {
 			return nil, fmt.Errorf("control %s has neither checks nor evidence", c.ID)
+		}
+		reqs := map[string]bool{}
+		for _, r := range c.Requirements {
+			if reqs[r] {
+				return nil, fmt.Errorf("control %s lists requirement %s twice", c.ID, r)
+			}
+			reqs[r] = true
+		}
+		checks := map[string]bool{}
+		for _, id := range c.Checks {
+			if !checkPat.MatchString(id) || checks[id] {
+				return nil, fmt.Errorf("control %s: check %q must be a unique <part>.<name>", c.ID, id)
+			}
+			checks[id] = true
 		}
 		seen := map[string]bool{}
 		for _, e := range c.Evidence {
