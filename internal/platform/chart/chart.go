@@ -4,10 +4,13 @@
 //
 // A Bar chart has categories along the x axis (hours, days) and one or more
 // series; the series are stacked in one bar per category, or drawn side by
-// side. The SVG carries an accessible name and description (<title> and
-// <desc>, referenced by aria-labelledby) and every segment its own <title>
-// (a tooltip); Table renders the same figures as an HTML table, for screen
-// readers and for anyone who wants the numbers. Colours are presentation
+// side. A Line draws figures over time (a share per day) with a gap where a
+// day has no figure; a Stack is one horizontal bar split into parts (a
+// chapter's items by readiness). Each SVG carries an accessible name and
+// description (<title> and <desc>, referenced by aria-labelledby) and every
+// segment or point its own <title> (a tooltip); Table renders the same
+// figures as an HTML table, for screen readers and for anyone who wants the
+// numbers. Colours are presentation
 // attributes, never style attributes, so the page's CSP (style-src 'self')
 // allows them. Every text is escaped with encoding/xml.
 //
