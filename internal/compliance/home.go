@@ -161,7 +161,7 @@ func (h *homePage) fill(r *http.Request, v *homeView, facility int64) {
 	v.Facility, v.Name, v.At = facility, st.FacilityName.In(lang), st.At
 	v.Overall = b.coverage("overall", st.Overall, "")
 	for _, c := range st.Chapters {
-		v.Chapters = append(v.Chapters, b.coverage("chapter-"+c.Ref, c, "/compliance/catalog?chapter="+c.Ref+b.query))
+		v.Chapters = append(v.Chapters, b.coverage("chapter-"+c.Ref, c, b.link("/compliance/catalog", "", "chapter", c.Ref)))
 	}
 	v.Revised = b.revised()
 	v.Attention, v.More = b.attention()
