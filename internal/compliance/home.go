@@ -101,23 +101,40 @@ type homeCoverage struct {
 	Excluded, Assessed                    int // Assessed leaves the excluded out
 	Percent                               int
 	Bar                                   template.HTML
+	Counts                                []homeCount // ready, attention, not ready, not assessed
+}
+
+// homeChip is a readiness as the page shows it: its colour (the class),
+// an icon and the word, so that it reads without colour.
+type homeChip struct {
+	Class, Icon, Label string
+}
+
+// homeCount is a chip with a number.
+type homeCount struct {
+	Chip homeChip
+	N    int
 }
 
 // homeItem is a revised item with its readiness.
 type homeItem struct {
-	Number, Title, Readiness, Link string
+	Number, Title, Link string
+	Chip                homeChip
 }
 
 // homeAttention is a line of the week's to-do list.
 type homeAttention struct {
-	Kind, KindLabel, Level, Title, Link string
-	Due                                 time.Time
-	Overdue                             bool
+	KindLabel, Title, Link string
+	Level                  string // the class: attention or not_ready
+	Chip                   homeChip
+	Due                    string // "due 2026-04-11", "overdue (was due …)", or ""
+	Overdue                bool
 }
 
 // homeChecklist is the progress of the checklist's hospital sheet.
 type homeChecklist struct {
 	Name, Sheet     string
+	Counts          []homeCount // はい, いいえ, unanswered
 	Yes, No, Open   int
 	Total, Answered int
 	PercentAnswered int

@@ -70,6 +70,17 @@ func (b homeBuilder) link(path, fragment string, kv ...string) string {
 
 func (b homeBuilder) t(id string, data map[string]any) string { return b.srv.T(b.r, id, data) }
 
+// readinessIcon is the sign each readiness shows beside its colour.
+var readinessIcon = map[string]string{Ready: "✓", Attention: "!", NotReady: "✕", NotAssessed: "–", Excluded: "／"}
+
+// chip is readiness as a chip; an unknown readiness shows as not assessed.
+func (b homeBuilder) chip(readiness string) homeChip {
+	if _, ok := readinessIcon[readiness]; !ok {
+		readiness = NotAssessed
+	}
+	return homeChip{Class: readiness, Icon: readinessIcon[readiness], Label: b.t("compliance.home.readiness."+readiness, nil)}
+}
+
 // coverage is c with its bar; id makes the bar's ids unique on the page.
 func (b homeBuilder) coverage(id string, c Coverage, link string) homeCoverage {
 	out := homeCoverage{Ref: c.Ref, Title: c.Title.In(b.lang), Link: link,
@@ -83,8 +94,9 @@ func (b homeBuilder) coverage(id string, c Coverage, link string) homeCoverage {
 		"not_assessed": out.NotAssess, "total": out.Assessed, "percent": out.Percent}
 	bar := chart.Stack{ID: "bar-" + id, Title: out.Title, Desc: b.t("compliance.home.coverage.desc", counts)}
 	for _, rd := range []string{Ready, Attention, NotReady, NotAssessed} {
-		bar.Parts = append(bar.Parts, chart.Part{Name: b.t("compliance.home.readiness."+rd, nil),
-			Color: readinessColor[rd], Value: float64(c.Counts[rd])})
+		chip := b.chip(rd)
+		bar.Parts = append(bar.Parts, chart.Part{Name: chip.Label, Color: readinessColor[rd], Value: float64(c.Counts[rd])})
+		out.Counts = append(out.Counts, homeCount{Chip: chip, N: c.Counts[rd]})
 	}
 	out.Bar = bar.SVG()
 	return out
@@ -99,7 +111,7 @@ func (b homeBuilder) revised() []homeItem {
 			continue
 		}
 		it := rs.Item
-		out = append(out, homeItem{Number: it.Number, Title: it.Title.In(b.lang), Readiness: rs.Readiness,
+		out = append(out, homeItem{Number: it.Number, Title: it.Title.In(b.lang), Chip: b.chip(rs.Readiness),
 			Link: b.link("/compliance/catalog", "item-"+it.Ref, "chapter", it.Top().Ref)})
 	}
 	return out
@@ -145,8 +157,16 @@ func (b homeBuilder) attention() ([]homeAttention, int) {
 		if !b.srv.Catalog().Has(b.lang, kind) {
 			kind = "compliance.home.attention.kind.other"
 		}
-		out = append(out, homeAttention{Kind: a.Kind, KindLabel: b.t(kind, nil), Level: level, Title: title, Link: a.Link, Due: a.Due,
-			Overdue: !a.Due.IsZero() && a.Due.Before(b.st.At)})
+		row := homeAttention{KindLabel: b.t(kind, nil), Level: level, Chip: b.chip(level), Title: title, Link: a.Link}
+		if !a.Due.IsZero() {
+			row.Overdue = a.Due.Before(b.st.At)
+			msg := "compliance.home.attention.due"
+			if row.Overdue {
+				msg = "compliance.home.attention.overdue"
+			}
+			row.Due = b.t(msg, map[string]any{"date": a.Due.In(b.srv.Location()).Format(time.DateOnly)})
+		}
+		out = append(out, row)
 	}
 	return out, more
 }
@@ -208,12 +228,16 @@ func (b homeBuilder) checklist() *homeChecklist {
 		c.PercentAnswered = c.Answered * 100 / c.Total
 	}
 	bar := chart.Stack{ID: "bar-checklist", Title: c.Sheet, Desc: b.t("compliance.home.checklist.desc",
-		map[string]any{"yes": c.Yes, "no": c.No, "open": c.Open, "total": c.Total}),
-		Parts: []chart.Part{
-			{Name: b.t("compliance.home.answer.yes", nil), Color: readinessColor[Ready], Value: float64(c.Yes)},
-			{Name: b.t("compliance.home.answer.no", nil), Color: readinessColor[NotReady], Value: float64(c.No)},
-			{Name: b.t("compliance.home.answer.open", nil), Color: readinessColor[NotAssessed], Value: float64(c.Open)},
-		}}
+		map[string]any{"yes": c.Yes, "no": c.No, "open": c.Open, "total": c.Total})}
+	// はい reads as ready, いいえ as not ready, unanswered as not assessed.
+	for _, a := range []struct {
+		readiness, msg string
+		n              int
+	}{{Ready, "yes", c.Yes}, {NotReady, "no", c.No}, {NotAssessed, "open", c.Open}} {
+		chip := homeChip{Class: a.readiness, Icon: readinessIcon[a.readiness], Label: b.t("compliance.home.answer."+a.msg, nil)}
+		bar.Parts = append(bar.Parts, chart.Part{Name: chip.Label, Color: readinessColor[a.readiness], Value: float64(a.n)})
+		c.Counts = append(c.Counts, homeCount{Chip: chip, N: a.n})
+	}
 	c.Bar = bar.SVG()
 	return c
 }

@@ -25,6 +25,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Palette gives series without a colour of their own one each, in order.
@@ -171,9 +172,26 @@ func (b Bar) Scale() (top, step float64) {
 
 // esc escapes s for XML text and attribute values.
 func esc(s string) string {
+	if plain(s) {
+		return s // nothing to escape: most labels and figures
+	}
 	var sb strings.Builder
 	_ = xml.EscapeText(&sb, []byte(s))
 	return sb.String()
+}
+
+// plain reports whether s holds only characters that XML text and
+// attribute values take as they are (so esc need not copy it).
+func plain(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == '<' || r == '>' || r == '&' || r == '\'' || r == '"':
+			return false
+		case r < 0x20 || r == utf8.RuneError || (r > 0xD7FF && r < 0xE000) || r > 0xFFFD && r < 0x10000:
+			return false
+		}
+	}
+	return true
 }
 
 // num formats a coordinate.

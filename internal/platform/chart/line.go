@@ -127,20 +127,38 @@ func (l Line) SVG() template.HTML {
 			if !pen {
 				cmd = "M"
 			}
-			fmt.Fprintf(&d, "%s%s %s ", cmd, num(xAt(i)), num(yAt(v)))
+			d.WriteString(cmd)
+			d.WriteString(num(xAt(i)))
+			d.WriteByte(' ')
+			d.WriteString(num(yAt(v)))
+			d.WriteByte(' ')
 			pen = true
 		}
 		p(`<g class="series">`)
 		if d.Len() > 0 {
 			p(`<path d="%s" fill="none" stroke="%s" stroke-width="2" stroke-linejoin="round"/>`, strings.TrimSpace(d.String()), colors[j])
 		}
+		name, unit := esc(s.Name), esc(l.Unit)
 		for i, cat := range l.Categories {
 			v, ok := point(s, i)
 			if !ok {
 				continue
 			}
-			p(`<circle cx="%s" cy="%s" r="2.5" fill="%s"><title>%s</title></circle>`,
-				num(xAt(i)), num(yAt(v)), colors[j], esc(cat+" — "+s.Name+": "+Format(v)+l.Unit))
+			// Written piece by piece: a 90-day chart has hundreds of points.
+			sb.WriteString(`<circle cx="`)
+			sb.WriteString(num(xAt(i)))
+			sb.WriteString(`" cy="`)
+			sb.WriteString(num(yAt(v)))
+			sb.WriteString(`" r="2.5" fill="`)
+			sb.WriteString(esc(colors[j]))
+			sb.WriteString(`"><title>`)
+			sb.WriteString(esc(cat))
+			sb.WriteString(" — ")
+			sb.WriteString(name)
+			sb.WriteString(": ")
+			sb.WriteString(Format(v))
+			sb.WriteString(unit)
+			sb.WriteString(`</title></circle>`)
 		}
 		p(`</g>`)
 	}
@@ -195,16 +213,22 @@ func (l Line) Table() template.HTML {
 		p(`<th scope="col">%s</th>`, esc(s.Name))
 	}
 	p(`</tr></thead><tbody>`)
+	unit := esc(l.Unit)
 	for i, cat := range l.Categories {
-		p(`<tr><th scope="row">%s</th>`, esc(cat))
+		sb.WriteString(`<tr><th scope="row">`)
+		sb.WriteString(esc(cat))
+		sb.WriteString(`</th>`)
 		for _, s := range l.Series {
 			if v, ok := point(s, i); ok {
-				p(`<td>%s</td>`, esc(Format(v)+l.Unit))
+				sb.WriteString(`<td>`)
+				sb.WriteString(Format(v))
+				sb.WriteString(unit)
+				sb.WriteString(`</td>`)
 			} else {
-				p(`<td>—</td>`)
+				sb.WriteString(`<td>—</td>`)
 			}
 		}
-		p(`</tr>`)
+		sb.WriteString(`</tr>`)
 	}
 	p(`</tbody></table>`)
 	return template.HTML(sb.String()) //nolint:gosec

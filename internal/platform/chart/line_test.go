@@ -112,3 +112,13 @@ func TestStack_PartsTakeTheirShareOfTheWidth(t *testing.T) {
 		t.Errorf("an empty stack draws %d rects, want the background only", len(got))
 	}
 }
+
+func TestSVG_ControlCharactersAndBrokenUTF8StayWellFormed(t *testing.T) {
+	odd := "a\x01b\xffc\td\U0010FFFF"
+	l := chart.Line{ID: "t", Title: odd, Categories: []string{odd}, Series: []chart.Series{{Name: odd, Values: []float64{1}}}}
+	parse(t, string(l.SVG()))
+	s := chart.Stack{ID: "s", Title: odd, Parts: []chart.Part{{Name: odd, Value: 1}}}
+	parse(t, string(s.SVG()))
+	b := chart.Bar{ID: "b", Title: odd, Categories: []string{odd}, Series: []chart.Series{{Name: odd, Values: []float64{1}}}}
+	parse(t, string(b.SVG()))
+}
