@@ -459,3 +459,43 @@ func TestHome_TheAttentionListIsCappedAndCountsTheRest(t *testing.T) {
 		t.Errorf("the rest is not counted, or an unknown kind is not named:\n%s", sec)
 	}
 }
+
+func TestHome_IsTheRootRouteWithTheDashboardPermissionAndEveryMessageInBothLanguages(t *testing.T) {
+	cat := i18n.New()
+	for _, l := range []fs.FS{web.Locales(), Locales()} {
+		if err := cat.Add(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := web.NewServer(web.Options{Catalog: cat, Log: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
+	if err := registerHome(srv, &fakeHome{}, permHomeTest); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, rt := range srv.Routes() {
+		if rt.Method == http.MethodGet && rt.Pattern == "/{$}" {
+			found = true
+			if p, ok := rt.Access.Permission(); !ok || p != permHomeTest {
+				t.Errorf("GET / requires %s", rt.Access)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("GET /{$} is not registered")
+	}
+	if m := cat.Missing(); len(m) > 0 {
+		t.Errorf("messages missing in one language: %v", m)
+	}
+	n := 0
+	for _, id := range cat.IDs() {
+		if strings.HasPrefix(id, "compliance.home.") {
+			n++
+			if cat.T("ja", id, nil) == cat.T("en", id, nil) {
+				t.Errorf("%s is the same in ja and en", id)
+			}
+		}
+	}
+	if n < 40 {
+		t.Errorf("only %d home messages", n)
+	}
+}
