@@ -119,7 +119,7 @@ func homeState(lib *Library) *State {
 	return &State{Facility: 1, FacilityName: Text{JA: "中央病院", EN: "Central Hospital"}, At: homeAt, Framework: gl.ID,
 		Chapters: []Coverage{
 			{Ref: "6", Title: gl.Item("6").Title, Counts: counts(5, 2, 2, 1, 2), Total: 12, Percent: 50},
-			{Ref: "7", Title: gl.Item("7").Title, Counts: counts(1, 0, 3, 0, 0), Total: 4, Percent: 25},
+			{Ref: "7", Counts: counts(1, 0, 3, 0, 0), Total: 4, Percent: 25}, // the title comes from the catalog
 		},
 		Overall: Coverage{Ref: "", Counts: counts(6, 2, 5, 1, 2), Total: 16, Percent: 42},
 		Revised: []*RequirementState{req("6.5-C-15", Ready), req("6.11-B-1-4", NotReady), req("7.1-C-1", Attention)},
@@ -255,8 +255,10 @@ func TestHome_AReaderSeesThePanelsWithTheirFiguresInJapaneseAndEnglish(t *testin
 					at += k + len(want)
 				}
 			}
-			if strings.Contains(body, " style=") {
-				t.Error("the page has an inline style, which the CSP refuses")
+			for _, bad := range []string{" style=", "<style", "[compliance.", "[dashboard."} {
+				if strings.Contains(body, bad) {
+					t.Errorf("the page holds %q: an inline style the CSP refuses, or an untranslated message", bad)
+				}
 			}
 		})
 	}

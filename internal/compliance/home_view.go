@@ -87,6 +87,11 @@ func (b homeBuilder) coverage(id string, c Coverage, link string) homeCoverage {
 		Ready: c.Counts[Ready], Attention: c.Counts[Attention], NotReady: c.Counts[NotReady],
 		NotAssess: c.Counts[NotAssessed], Excluded: c.Counts[Excluded], Percent: c.Percent}
 	out.Assessed = c.Total - out.Excluded
+	if out.Title == "" && c.Ref != "" && b.lib != nil {
+		if gl := b.lib.Framework(b.st.Framework); gl != nil && gl.Item(c.Ref) != nil {
+			out.Title = gl.Item(c.Ref).Title.In(b.lang) // a state that names the chapter only
+		}
+	}
 	if out.Title == "" {
 		out.Title = b.t("compliance.home.overall.title", nil)
 	}
