@@ -4,10 +4,13 @@
 //
 // A Bar chart has categories along the x axis (hours, days) and one or more
 // series; the series are stacked in one bar per category, or drawn side by
-// side. The SVG carries an accessible name and description (<title> and
-// <desc>, referenced by aria-labelledby) and every segment its own <title>
-// (a tooltip); Table renders the same figures as an HTML table, for screen
-// readers and for anyone who wants the numbers. Colours are presentation
+// side. A Line draws figures over time (a share per day) with a gap where a
+// day has no figure; a Stack is one horizontal bar split into parts (a
+// chapter's items by readiness). Each SVG carries an accessible name and
+// description (<title> and <desc>, referenced by aria-labelledby) and every
+// segment or point its own <title> (a tooltip); Table renders the same
+// figures as an HTML table, for screen readers and for anyone who wants the
+// numbers. Colours are presentation
 // attributes, never style attributes, so the page's CSP (style-src 'self')
 // allows them. Every text is escaped with encoding/xml.
 //
@@ -22,6 +25,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Palette gives series without a colour of their own one each, in order.
@@ -168,9 +172,26 @@ func (b Bar) Scale() (top, step float64) {
 
 // esc escapes s for XML text and attribute values.
 func esc(s string) string {
+	if plain(s) {
+		return s // nothing to escape: most labels and figures
+	}
 	var sb strings.Builder
 	_ = xml.EscapeText(&sb, []byte(s))
 	return sb.String()
+}
+
+// plain reports whether s holds only characters that XML text and
+// attribute values take as they are (so esc need not copy it).
+func plain(s string) bool {
+	for _, r := range s {
+		switch {
+		case r == '<' || r == '>' || r == '&' || r == '\'' || r == '"':
+			return false
+		case r < 0x20 || r == utf8.RuneError || (r > 0xD7FF && r < 0xE000) || r > 0xFFFD && r < 0x10000:
+			return false
+		}
+	}
+	return true
 }
 
 // num formats a coordinate.

@@ -31,17 +31,20 @@ func (s *Server) AddCard(c Card) {
 	sort.SliceStable(s.cards, func(i, j int) bool { return s.cards[i].Order < s.cards[j].Order })
 }
 
-type filledCard struct {
+// FilledCard is a card with its figures for one viewer.
+type FilledCard struct {
 	ID      string
 	TitleID string
 	Stats   []Stat
-	Failed  bool
+	Failed  bool // the part could not give its figures; the error is logged
 }
 
-// Dashboard renders every card the viewer may see.
-func (s *Server) Dashboard(w http.ResponseWriter, r *http.Request) {
+// FilledCards fills every card the viewer of r may see, in order: what
+// the dashboard shows, and what a part's home page shows below its own
+// panels.
+func (s *Server) FilledCards(r *http.Request) []FilledCard {
 	p := PrincipalOf(r)
-	var out []filledCard
+	var out []FilledCard
 	for _, c := range s.cards {
 		if perm, ok := c.Access.Permission(); ok && !p.Can(perm) {
 			continue
@@ -50,7 +53,12 @@ func (s *Server) Dashboard(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			s.opt.Log.Error("dashboard card", "card", c.ID, "err", err)
 		}
-		out = append(out, filledCard{ID: c.ID, TitleID: c.TitleID, Stats: stats, Failed: err != nil})
+		out = append(out, FilledCard{ID: c.ID, TitleID: c.TitleID, Stats: stats, Failed: err != nil})
 	}
-	s.Render(w, r, http.StatusOK, "web/dashboard", out)
+	return out
+}
+
+// Dashboard renders every card the viewer may see.
+func (s *Server) Dashboard(w http.ResponseWriter, r *http.Request) {
+	s.Render(w, r, http.StatusOK, "web/dashboard", s.FilledCards(r))
 }
