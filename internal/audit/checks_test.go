@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ func runCheck(t *testing.T, l *audit.Log, id string, facility int64, want check.
 		for _, lang := range i18n.Languages {
 			if !cat.Has(lang, r.DetailID) {
 				t.Errorf("%s: detail %s missing in %s", id, r.DetailID, lang)
+			}
+			if s := cat.T(lang, r.DetailID, r.Data); strings.Contains(s, "<no value>") || strings.HasPrefix(s, "[") {
+				t.Errorf("%s: detail in %s renders as %q", id, lang, s)
 			}
 			for _, ln := range r.Links {
 				if !cat.Has(lang, ln.LabelID) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ func runDetectCheck(t *testing.T, cfg ChecksConfig, id string, facility int64, w
 		for _, lang := range i18n.Languages {
 			if !cat.Has(lang, r.DetailID) {
 				t.Errorf("%s: detail %s missing in %s", id, r.DetailID, lang)
+			}
+			if s := cat.T(lang, r.DetailID, r.Data); strings.Contains(s, "<no value>") || strings.HasPrefix(s, "[") {
+				t.Errorf("%s: detail in %s renders as %q", id, lang, s)
 			}
 			for _, l := range r.Links {
 				if !cat.Has(lang, l.LabelID) {
