@@ -178,4 +178,3 @@ func (h *handlers) apiCompare(w http.ResponseWriter, r *http.Request) {
 	}
 	web.JSON(w, http.StatusOK, cmp)
 }
-

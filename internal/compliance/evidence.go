@@ -148,11 +148,15 @@ func (s *Service) Attest(ctx context.Context, a Actor, facility int64, n NewAtte
 	}
 	err := s.cfg.DB.InTx(ctx, func(tx *db.Tx) error {
 		if err := tx.QueryRowContext(ctx, `INSERT INTO compliance_attestations (facility, control_id, evidence_id, title, note,
-			file_name, content_type, size, sha256, content, effective_on, expires_on, uploaded_by, uploaded_at, state)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, facility, at.ControlID, at.EvidenceID, at.Title,
-			at.Note, at.FileName, at.ContentType, at.Size, at.SHA256, content, db.Millis(at.EffectiveOn), exp, at.UploadedBy,
+			file_name, content_type, size, sha256, effective_on, expires_on, uploaded_by, uploaded_at, state)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, facility, at.ControlID, at.EvidenceID, at.Title,
+			at.Note, at.FileName, at.ContentType, at.Size, at.SHA256, db.Millis(at.EffectiveOn), exp, at.UploadedBy,
 			db.Millis(at.UploadedAt), at.State).Scan(&at.ID); err != nil {
 			return fmt.Errorf("store the attestation: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO compliance_attestation_files (attestation_id, content) VALUES (?, ?)`,
+			at.ID, content); err != nil {
+			return fmt.Errorf("store the attestation's file: %w", err)
 		}
 		d := map[string]string{"control": at.ControlID, "attestation": strconv.FormatInt(at.ID, 10), "sha256": at.SHA256,
 			"size": strconv.FormatInt(at.Size, 10), "effective_on": at.EffectiveOn.Format(time.DateOnly)}
@@ -264,7 +268,7 @@ func (s *Service) DownloadAttestation(ctx context.Context, a Actor, facility, id
 		if at, err = getAttestation(ctx, tx, facility, id); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, `SELECT content FROM compliance_attestations WHERE id = ?`, id).Scan(&content); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT content FROM compliance_attestation_files WHERE attestation_id = ?`, id).Scan(&content); err != nil {
 			return fmt.Errorf("read attestation %d: %w", id, err)
 		}
 		return s.record(ctx, tx, a, facility, "compliance.attestation.download", "control:"+at.ControlID,

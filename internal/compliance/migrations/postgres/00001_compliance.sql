@@ -53,7 +53,6 @@ CREATE TABLE compliance_attestations (
     content_type TEXT   NOT NULL,
     size         BIGINT NOT NULL,
     sha256       TEXT   NOT NULL,
-    content      BYTEA  NOT NULL,
     effective_on BIGINT NOT NULL,
     expires_on   BIGINT NOT NULL DEFAULT 0,
     uploaded_by  TEXT   NOT NULL,
@@ -65,6 +64,13 @@ CREATE TABLE compliance_attestations (
 );
 CREATE INDEX compliance_attestations_control ON compliance_attestations (facility, control_id, id);
 CREATE INDEX compliance_attestations_expiry ON compliance_attestations (state, expires_on);
+
+-- The files apart from their descriptions, so that reading the list of
+-- attestations never walks through their bytes.
+CREATE TABLE compliance_attestation_files (
+    attestation_id BIGINT PRIMARY KEY REFERENCES compliance_attestations (id),
+    content        BYTEA NOT NULL
+);
 
 CREATE TABLE compliance_reminders (
     attestation_id BIGINT NOT NULL REFERENCES compliance_attestations (id),
@@ -111,6 +117,7 @@ DROP TABLE compliance_day_scores;
 DROP TABLE compliance_snapshots;
 DROP TABLE compliance_answers;
 DROP TABLE compliance_reminders;
+DROP TABLE compliance_attestation_files;
 DROP TABLE compliance_attestations;
 DROP TABLE compliance_controls;
 DROP TABLE compliance_check_latest;
