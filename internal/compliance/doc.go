@@ -22,7 +22,25 @@ package compliance
 import (
 	"embed"
 	"io/fs"
+
+	"github.com/anzen-health/anzen/internal/platform/db"
 )
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// Migrations returns the compliance part's schema.
+func Migrations() db.Migrations {
+	lite, err := fs.Sub(migrationsFS, "migrations/sqlite")
+	if err != nil {
+		panic(err)
+	}
+	pg, err := fs.Sub(migrationsFS, "migrations/postgres")
+	if err != nil {
+		panic(err)
+	}
+	return db.Migrations{Part: "compliance", SQLite: lite, Postgres: pg}
+}
 
 //go:embed locales/*.toml
 var localesFS embed.FS
@@ -34,4 +52,29 @@ func Locales() fs.FS {
 		panic(err)
 	}
 	return sub
+}
+
+// The part documents its API in several files, one per room
+// (openapi.json for the state, catalogs, controls and evidence,
+// openapi_<room>.json for the others).
+//
+//go:embed openapi*.json
+var openAPIFS embed.FS
+
+// OpenAPI returns the compliance part's pieces of the OpenAPI 3.1
+// document, each a file's bytes, in the order of their names.
+func OpenAPI() [][]byte {
+	names, err := fs.Glob(openAPIFS, "openapi*.json")
+	if err != nil {
+		panic(err)
+	}
+	out := make([][]byte, 0, len(names))
+	for _, n := range names {
+		b, err := openAPIFS.ReadFile(n)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }
