@@ -2,7 +2,10 @@ package identity
 
 import (
 	"context"
+	"io/fs"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -325,4 +328,47 @@ func TestCheckRoleGrants_FailsWithoutARoleWarnsOnManyGroupAdmins(t *testing.T) {
 		want(t, runCheck(t, e, "identity.role_grants", e.facility), check.Fail, "identity.check.role_grants.fail",
 			map[string]any{"count": 1, "logins": "nurse02", "active": 7})
 	})
+}
+
+// TestCheckMessages_SourceAndCatalogAgree fails when the checks' code names
+// a message the catalog lacks in a language, or the catalog keeps a check
+// message no code uses any more.
+func TestCheckMessages_SourceAndCatalogAgree(t *testing.T) {
+	ids := regexp.MustCompile(`"(identity\.check\.[a-z0-9_.]+)"`)
+	used := map[string]bool{}
+	for _, name := range []string{"checks.go", "checks_users.go"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ids.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	cat, err := checkCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(used) < 10 {
+		t.Fatalf("found only %d message ids in the checks' code", len(used))
+	}
+	for id := range used {
+		for _, lang := range i18n.Languages {
+			if !cat.Has(lang, id) {
+				t.Errorf("message %s is not in the %s catalog", id, lang)
+			}
+		}
+	}
+	keys := regexp.MustCompile(`(?m)^"(identity\.check\.[^"]+)"\s*=`)
+	for _, name := range []string{"checks.ja.toml", "checks.en.toml"} {
+		b, err := fs.ReadFile(Locales(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range keys.FindAllStringSubmatch(string(b), -1) {
+			if !used[m[1]] {
+				t.Errorf("%s: message %s is used by no check", name, m[1])
+			}
+		}
+	}
 }

@@ -3,7 +3,10 @@ package keys
 import (
 	"context"
 	"crypto/x509/pkix"
+	"io/fs"
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -225,4 +228,47 @@ func TestCheckCertificates_WarnsThirtyDaysAheadFailsWhenExpired(t *testing.T) {
 		want(t, runCheck(t, e, "keys.certificates"), check.Fail, "keys.check.certificates.expired",
 			map[string]any{"count": 1, "names": "doctor-sign (" + end + ")", "soon": 0})
 	})
+}
+
+// TestCheckMessages_SourceAndCatalogAgree fails when the checks' code names
+// a message the catalog lacks in a language, or the catalog keeps a check
+// message no code uses any more.
+func TestCheckMessages_SourceAndCatalogAgree(t *testing.T) {
+	ids := regexp.MustCompile(`"(keys\.check\.[a-z0-9_.]+)"`)
+	used := map[string]bool{}
+	for _, name := range []string{"checks.go"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ids.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = true
+		}
+	}
+	cat, err := checkCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(used) < 10 {
+		t.Fatalf("found only %d message ids in the checks' code", len(used))
+	}
+	for id := range used {
+		for _, lang := range i18n.Languages {
+			if !cat.Has(lang, id) {
+				t.Errorf("message %s is not in the %s catalog", id, lang)
+			}
+		}
+	}
+	keys := regexp.MustCompile(`(?m)^"(keys\.check\.[^"]+)"\s*=`)
+	for _, name := range []string{"checks.ja.toml", "checks.en.toml"} {
+		b, err := fs.ReadFile(Locales(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range keys.FindAllStringSubmatch(string(b), -1) {
+			if !used[m[1]] {
+				t.Errorf("%s: message %s is used by no check", name, m[1])
+			}
+		}
+	}
 }
