@@ -372,3 +372,17 @@ func TestCheckMessages_SourceAndCatalogAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestChecks_ADatabaseErrorIsAnErrorNotAFailure(t *testing.T) {
+	d := dbtest.SQLite(t, coreParts...)
+	e := newCoreEnv(t, d, nil, nil)
+	d.Close()
+	for _, c := range e.svc.Checks() {
+		switch c.ID {
+		case "identity.mfa_enrolment", "identity.leavers", "identity.role_grants":
+			if res, err := c.Run(context.Background(), e.facility); err == nil {
+				t.Errorf("%s on a closed database: %+v, want an error", c.ID, res)
+			}
+		}
+	}
+}

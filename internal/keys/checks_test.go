@@ -272,3 +272,14 @@ func TestCheckMessages_SourceAndCatalogAgree(t *testing.T) {
 		}
 	}
 }
+
+func TestChecks_ADatabaseErrorIsAnErrorNotAFailure(t *testing.T) {
+	d := dbtest.SQLite(t, testParts...)
+	e := newEnv(t, d)
+	d.Close()
+	for _, c := range e.svc.Checks() {
+		if res, err := c.Run(context.Background(), 1); err == nil {
+			t.Errorf("%s on a closed database: %+v, want an error", c.ID, res)
+		}
+	}
+}
