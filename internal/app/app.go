@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
@@ -33,6 +34,7 @@ import (
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/i18n"
 	"github.com/anzen-health/anzen/internal/platform/mail"
+	"github.com/anzen-health/anzen/internal/platform/pdf"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
@@ -53,12 +55,18 @@ type App struct {
 	Baselines *detect.Baselines
 	Tables    *detect.Tables // the hospital's reference tables the rules use (detect.go)
 
-	syslog atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
+	// Compliance runs every part's checks and keeps the evidence of the
+	// guideline's measures (compliance.go).
+	Compliance *compliance.Service
+
+	syslog  atomic.Pointer[ingest.Syslog] // the running syslog listeners (ingest_syslog.go)
+	pdfOnce sync.Once
+	pdf     *pdf.Renderer // the reports' PDF renderer, nil without Chromium (incident.go)
 }
 
 // Migrations lists every part's schema, in the order they are applied.
 func Migrations() []db.Migrations {
-	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations(), detect.Migrations(), incident.Migrations()}
+	return []db.Migrations{audit.Migrations(), identity.Migrations(), keys.Migrations(), detect.Migrations(), incident.Migrations(), compliance.Migrations()}
 }
 
 // Open unseals the key service's root of trust (unseal.go), opens the
@@ -139,6 +147,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, clk clock.C
 	if err := a.setupDetect(); err != nil {
 		a.Close()
 		return nil, err
+	}
+	if a.Compliance, err = compliance.New(a.complianceConfig()); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("compliance: %w", err)
 	}
 	return a, nil
 }
@@ -228,6 +240,10 @@ func (a *App) Handler() (http.Handler, *web.Server, error) {
 	detect.RegisterTables(srv, detect.TablesConfig{DB: a.DB, Tables: a.Tables, Recorder: a.Audit, Clock: a.Clock,
 		Facilities: a.facilityIDs})
 	if err := a.registerIncident(srv); err != nil {
+		return nil, nil, err
+	}
+	// The compliance dashboard is the home page.
+	if err := compliance.Register(srv, a.Compliance, identity.PermDashboard); err != nil {
 		return nil, nil, err
 	}
 	a.registerShell(srv)
@@ -331,6 +347,7 @@ func (a *App) Serve(ctx context.Context, ready func(addr string)) error {
 		wg.Go(func() { a.runDetect(jobsCtx) })
 		wg.Go(func() { a.runIncident(jobsCtx) })              // reminders of reporting duties and tasks
 		wg.Go(func() { a.RunEmergencyAccountCheck(jobsCtx) }) // incident_org.go
+		wg.Go(func() { a.runCompliance(jobsCtx) })            // checks when due, evidence reminders
 		wg.Wait()
 	}()
 	errc := make(chan error, 1)

@@ -15,8 +15,13 @@ import (
 // pdf.chromium; without one, its pages offer the print view only.
 
 // pdfRenderer returns the PDF renderer of pdf.chromium, or nil (with a
-// note in the log) when there is no Chromium.
-func (a *App) pdfRenderer() incident.PDF {
+// note in the log, once) when there is no Chromium.
+func (a *App) pdfRenderer() *pdf.Renderer {
+	a.pdfOnce.Do(func() { a.pdf = a.findPDFRenderer() })
+	return a.pdf
+}
+
+func (a *App) findPDFRenderer() *pdf.Renderer {
 	r, err := pdf.Find(a.Cfg.Incident.Chromium)
 	if errors.Is(err, pdf.ErrNoChromium) && a.Cfg.Incident.Chromium == "" {
 		a.Log.Info("no Chromium on PATH: reports and the contact diagram are offered as print views, not PDF files")

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
@@ -51,6 +52,9 @@ func apiFragments() []apiFragment {
 	}
 	for _, doc := range incident.OpenAPI() {
 		frags = append(frags, apiFragment{"incident", doc})
+	}
+	for _, doc := range compliance.OpenAPI() {
+		frags = append(frags, apiFragment{"compliance", doc})
 	}
 	return frags
 }

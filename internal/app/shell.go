@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
@@ -25,13 +26,13 @@ var PermMetrics = authz.Define(authz.Spec{Name: "metrics.read", Kind: authz.Read
 
 // catalogs lists every part's message files.
 func catalogs() []fs.FS {
-	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales(), detect.Locales(), incident.Locales()}
+	return []fs.FS{web.Locales(), identity.Locales(), audit.Locales(), keys.Locales(), ingest.Locales(), detect.Locales(), incident.Locales(), compliance.Locales()}
 }
 
-// registerShell adds what belongs to no single part: the dashboard, the
-// health check and the metrics.
+// registerShell adds what belongs to no single part: the dashboard's menu
+// entry, the health check and the metrics.
 func (a *App) registerShell(srv *web.Server) {
-	srv.Handle("GET", "/{$}", web.Perm(identity.PermDashboard), srv.Dashboard)
+	// "/" is the compliance part's dashboard (compliance.Register).
 	srv.AddNav(web.NavItem{Path: "/", LabelID: "nav.dashboard", Access: web.Perm(identity.PermDashboard), Order: 0})
 	srv.Handle("GET", "/healthz", web.Public, a.healthz)
 	a.registerOpenAPI(srv)

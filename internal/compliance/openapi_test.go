@@ -17,7 +17,7 @@ func TestOpenAPI_DescribesExactlyThePartsAPIRoutes(t *testing.T) {
 	d := dbtest.SQLite(t, parts...)
 	e := newEnv(t, d)
 	srv := web.NewServer(web.Options{Catalog: e.cat})
-	if err := Register(srv, e.svc); err != nil {
+	if err := Register(srv, e.svc, PermRead); err != nil {
 		t.Fatal(err)
 	}
 	ops := map[string]bool{}

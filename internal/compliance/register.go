@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/anzen-health/anzen/internal/platform/authz"
 	"github.com/anzen-health/anzen/internal/platform/web"
 )
 
@@ -21,8 +22,10 @@ type handlers struct {
 }
 
 // Register adds the compliance part's pages, API routes and navigation
-// entry to srv.
-func Register(srv *web.Server, s *Service) error {
+// entry to srv, and makes its dashboard anzen's home page ("/"), which
+// every caller holding dashboard may open (the compliance panels show to
+// those who hold PermRead; the other parts' cards to everyone).
+func Register(srv *web.Server, s *Service, dashboard authz.Permission) error {
 	pages, err := fs.Sub(templatesFS, "templates")
 	if err != nil {
 		return err
@@ -36,5 +39,5 @@ func Register(srv *web.Server, s *Service) error {
 	h.registerChecklistPages() // ui_checklist.go
 	h.registerSnapshotPages()  // ui_snapshots.go
 	h.registerAPI()            // api*.go
-	return nil
+	return registerHome(srv, s, dashboard)
 }

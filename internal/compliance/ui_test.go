@@ -53,7 +53,7 @@ func newSite(t *testing.T, d *db.DB) *site {
 	}
 	srv := web.NewServer(web.Options{Catalog: e.cat, DefaultLang: "ja", Location: time.UTC, MaxBodyBytes: 1 << 20,
 		Log: slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))})
-	if err := Register(srv, e.svc); err != nil {
+	if err := Register(srv, e.svc, PermRead); err != nil {
 		t.Fatal(err)
 	}
 	srv.SetAuthenticator(roleAuth{})
