@@ -358,3 +358,7 @@ func (w reportWords) changesSince(prev, cur *State) []reportChange {
 	}
 	return out
 }
+
+// IsHeading reports whether the row is a numbered section of the form
+// rather than a question.
+func (r reportChecklistRow) IsHeading() bool { return r.heading }

@@ -118,11 +118,11 @@ func reportExcelDay(y int, m time.Month, d int) int {
 
 // reportBook is a workbook being written, with the reports' styles.
 type reportBook struct {
-	f                                                *excelize.File
-	first                                            bool // the default sheet is still unnamed
-	title, label, header, heading, wrap, dateStyle   int
-	red, orange, green, grey, mono                   int
-	names                                            map[string]bool
+	f                                              *excelize.File
+	first                                          bool // the default sheet is still unnamed
+	title, label, header, heading, wrap, dateStyle int
+	red, orange, green, grey, mono                 int
+	names                                          map[string]bool
 }
 
 func newReportBook() (*reportBook, error) {
