@@ -285,9 +285,11 @@ func (s *fakeReportSource) State(_ context.Context, facility int64) (*State, err
 	return s.st, nil
 }
 
-func (s *fakeReportSource) Trend(context.Context, int64, int) ([]DayScore, error) { return s.trend, nil }
-func (s *fakeReportSource) Library() *Library                                     { return s.lib }
-func (s *fakeReportSource) Config() Config                                        { return s.cfg }
+func (s *fakeReportSource) Trend(context.Context, int64, int) ([]DayScore, error) {
+	return s.trend, nil
+}
+func (s *fakeReportSource) Library() *Library { return s.lib }
+func (s *fakeReportSource) Config() Config    { return s.cfg }
 func (s *fakeReportSource) PreviousState(context.Context, int64) (*State, error) {
 	return s.prev, nil
 }
