@@ -188,7 +188,7 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		status, msg := h.reportError(err, doc, f)
-		kind := map[int]string{http.StatusNotFound: "not-found", http.StatusServiceUnavailable: "unavailable"}[status]
+		kind := map[int]string{http.StatusNotFound: "not-found", http.StatusServiceUnavailable: "report-unavailable"}[status]
 		h.srv.Problem(w, r, status, reportOr(kind, "internal"), msg, nil)
 		return
 	}
