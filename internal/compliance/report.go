@@ -64,6 +64,8 @@ var (
 	// ErrNoProof is an inspection pack asked for where the audit log's
 	// integrity cannot be stated.
 	ErrNoProof = errors.New("the audit log's integrity proof is not available")
+	// errReportRender is a PDF the renderer failed to make.
+	errReportRender = errors.New("render the PDF")
 )
 
 // ReportRequest says which document to write.
@@ -206,7 +208,7 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 	if pdf {
 		step("rendering the PDF with Chromium (this takes a few seconds)")
 		if body, err = renderer.Render(ctx, body); err != nil {
-			return ReportFile{}, fmt.Errorf("render the PDF: %w", err)
+			return ReportFile{}, fmt.Errorf("%w: %v", errReportRender, err)
 		}
 		name = name[:len(name)-len(".html")] + ".pdf"
 	}

@@ -4,9 +4,9 @@ import (
 	"embed"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -210,7 +210,7 @@ func (h *reportHandlers) reportError(err error, doc string, facility int64) (int
 	case errors.Is(err, ErrNoProof):
 		h.log().Error("compliance report without the audit proof", "doc", doc, "facility", facility, "err", err)
 		return http.StatusServiceUnavailable, "compliance.report.error.proof"
-	case strings.Contains(err.Error(), "render the PDF"):
+	case errors.Is(err, errReportRender):
 		h.log().Error("compliance report as PDF", "doc", doc, "facility", facility, "err", err)
 		return http.StatusServiceUnavailable, "compliance.report.error.pdf"
 	}
@@ -218,18 +218,7 @@ func (h *reportHandlers) reportError(err error, doc string, facility int64) (int
 	return http.StatusInternalServerError, "error.internal"
 }
 
-func (h *reportHandlers) log() interface {
-	Error(msg string, args ...any)
-} {
-	if l := h.srv.Log(); l != nil {
-		return l
-	}
-	return reportNoLog{}
-}
-
-type reportNoLog struct{}
-
-func (reportNoLog) Error(string, ...any) {}
+func (h *reportHandlers) log() *slog.Logger { return h.srv.Log() }
 
 // reportKnown reports whether doc is a document anzen writes.
 func reportKnown(doc string) bool {

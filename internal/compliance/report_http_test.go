@@ -2,9 +2,11 @@ package compliance
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -175,10 +177,23 @@ func TestReports_RefuseOtherFacilitiesRolesAndFormats(t *testing.T) {
 	if n := len(rec.all()); n != 0 {
 		t.Errorf("refusals were recorded as downloads: %+v", rec.all())
 	}
+	// A PDF Chromium fails to make is a 503, with the print view offered.
+	src.cfg.PDF = brokenPDF{}
+	if w := reportGet(h, authz.Auditor, "/api/v1/compliance/exports/management.pdf"); w.Code != http.StatusServiceUnavailable ||
+		!strings.Contains(w.Body.String(), "urn:anzen:problem:report-unavailable") {
+		t.Errorf("a failed PDF: %d %s", w.Code, w.Body)
+	}
+	if w := reportGet(h, authz.Auditor, "/compliance/reports/management.pdf"); w.Code != http.StatusServiceUnavailable ||
+		!strings.Contains(w.Body.String(), "印刷用の表示") {
+		t.Errorf("a failed PDF page: %d", w.Code)
+	}
 	// Without the audit log's proof, no inspection pack is handed out.
 	src.cfg.AuditProof = nil
 	if w := reportGet(h, authz.Auditor, "/api/v1/compliance/exports/inspection.xlsx"); w.Code != http.StatusServiceUnavailable {
 		t.Errorf("an inspection pack without proof: %d", w.Code)
+	}
+	if n := len(rec.all()); n != 0 {
+		t.Errorf("failed reports were recorded as downloads: %+v", rec.all())
 	}
 }
 
@@ -218,4 +233,11 @@ func TestReportsOpenAPI_DocumentsEveryAPIRoute(t *testing.T) {
 	if n == 0 {
 		t.Error("no API route found")
 	}
+}
+
+// brokenPDF fails as a Chromium that cannot start does.
+type brokenPDF struct{}
+
+func (brokenPDF) Render(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("pdf: start Chromium: exec: not found")
 }
