@@ -104,6 +104,16 @@ func ChecklistXLSX(t Translator, fw *Framework, answers []Answer, facility Text,
 				return nil, err
 			}
 		}
+		if len(answerCells) > 0 {
+			// A いいえ without its target date turns the date cell red, as the
+			// form requires one.
+			first, last := head+1, r-1
+			rule := fmt.Sprintf(`AND($D%d="%s",$F%d="")`, first, w.T("compliance.report.answer.no"), first)
+			if err := f.SetConditionalFormat(name, fmt.Sprintf("F%d:F%d", first, last),
+				[]excelize.ConditionalFormatOptions{{Type: "formula", Criteria: rule, Format: &b.missing}}); err != nil {
+				return nil, err
+			}
+		}
 		if err := b.printSetup(name, head); err != nil {
 			return nil, err
 		}
@@ -122,6 +132,7 @@ type reportBook struct {
 	first                                          bool // the default sheet is still unnamed
 	title, label, header, heading, wrap, dateStyle int
 	red, orange, green, grey, mono                 int
+	missing                                        int // a conditional style: a cell that must be filled in
 	names                                          map[string]bool
 }
 
@@ -163,6 +174,12 @@ func newReportBook() (*reportBook, error) {
 		}
 		*s.dst = id
 	}
+	missing, err := f.NewConditionalStyle(&excelize.Style{Fill: fill("F4C7C3")})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("workbook style: %w", err)
+	}
+	b.missing = missing
 	return b, nil
 }
 

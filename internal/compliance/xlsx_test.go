@@ -103,6 +103,16 @@ func TestChecklistXLSX_HasTheFormsSheetsColumnsAnswersAndDropdowns(t *testing.T)
 		}
 		t.Errorf("validations: list %v, dates %v", list, dates)
 	}
+	// A いいえ without a target date is marked.
+	cf, err := f.GetConditionalFormats(s)
+	if err != nil || len(cf) != 1 {
+		t.Fatalf("conditional formats: %v %v", cf, err)
+	}
+	for ref, rules := range cf {
+		if !strings.HasPrefix(ref, "F6:") || !strings.Contains(rules[0].Criteria, `$D6="いいえ"`) {
+			t.Errorf("conditional format on %s: %+v", ref, rules)
+		}
+	}
 	// Printed on A4 portrait, fitted to the width; the header frozen.
 	layout, err := f.GetPageLayout(s)
 	if err != nil || layout.Size == nil || *layout.Size != 9 || *layout.Orientation != "portrait" || *layout.FitToWidth != 1 {
