@@ -27,7 +27,25 @@ import (
 //
 //	func init() { complianceSubcommands = append(complianceSubcommands, newComplianceExportCommand) }
 
-func init() { extraCommands = append(extraCommands, newComplianceCommand) }
+func init() {
+	extraCommands = append(extraCommands, newComplianceCommand)
+	openComplianceReports = openCompliance
+}
+
+// openCompliance opens anzen and returns its compliance part, for the
+// exports, and what closes it.
+func openCompliance(ctx context.Context, _ *cobra.Command, g *globalFlags) (compliance.ReportSource, func(), error) {
+	a, err := g.open(ctx, map[string]string{})
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := complianceOf(a)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return svc, func() { a.Close() }, nil
+}
 
 // complianceSubcommands are the commands of `anzen compliance` defined in
 // other files.

@@ -129,9 +129,10 @@ type oscalBackMatter struct {
 }
 
 type oscalResource struct {
-	UUID   string       `json:"uuid"`
-	Title  string       `json:"title,omitempty"`
-	RLinks []oscalRLink `json:"rlinks,omitempty"`
+	UUID        string       `json:"uuid"`
+	Title       string       `json:"title,omitempty"`
+	Description string       `json:"description,omitempty"`
+	RLinks      []oscalRLink `json:"rlinks,omitempty"`
 }
 
 type oscalRLink struct {
@@ -221,11 +222,24 @@ func (x *oscalExport) uuid(name string) string {
 	return uuid.NewSHA1(x.space, []byte(name)).String()
 }
 
-// id turns a ref into an OSCAL token: "6.5-C-15" → "gl-6.5-c-15",
-// "6.5-(1)" → "gl-6.5-1". Letters of any script are kept.
+// id turns a ref into an OSCAL token (oscalToken), refusing two refs
+// that become the same id.
 func (x *oscalExport) id(ref string) (string, error) {
+	id := oscalToken(x.prefix, ref)
+	if prev, dup := x.ids[id]; dup && prev != ref {
+		return "", fmt.Errorf("oscal catalog: refs %s and %s both become id %s", prev, ref, id)
+	}
+	x.ids[id] = ref
+	return id, nil
+}
+
+// oscalToken is the OSCAL id of an item's ref under prefix ("gl" for a
+// guideline, "cl" for a checklist): "6.5-C-15" → "gl-6.5-c-15",
+// "6.5-(1)" → "gl-6.5-1". Letters of any script are kept. The catalog
+// and the assessment results name controls with it alike.
+func oscalToken(prefix, ref string) string {
 	var b strings.Builder
-	b.WriteString(x.prefix)
+	b.WriteString(prefix)
 	b.WriteByte('-')
 	dash := true
 	for _, r := range strings.ToLower(ref) {
@@ -238,12 +252,7 @@ func (x *oscalExport) id(ref string) (string, error) {
 			dash = true
 		}
 	}
-	id := strings.TrimRight(b.String(), "-")
-	if prev, dup := x.ids[id]; dup && prev != ref {
-		return "", fmt.Errorf("oscal catalog: refs %s and %s both become id %s", prev, ref, id)
-	}
-	x.ids[id] = ref
-	return id, nil
+	return strings.TrimRight(b.String(), "-")
 }
 
 // props are an item's label and anzen's attributes of it.

@@ -35,9 +35,13 @@ func Register(srv *web.Server, s *Service, dashboard authz.Permission) error {
 	}
 	h := &handlers{srv: srv, s: s}
 	srv.AddNav(web.NavItem{Path: "/compliance/catalog", LabelID: "compliance.nav", Access: web.Perm(PermRead), Order: 5})
-	h.registerPages()          // ui.go, ui_controls.go
-	h.registerChecklistPages() // ui_checklist.go
-	h.registerSnapshotPages()  // ui_snapshots.go
-	h.registerAPI()            // api*.go
-	return registerHome(srv, s, dashboard)
+	h.registerPages()                               // ui.go, ui_controls.go
+	h.registerChecklistPages()                      // ui_checklist.go
+	h.registerSnapshotPages()                       // ui_snapshots.go
+	h.registerAPI()                                 // api*.go
+	if err := registerReports(srv, s); err != nil { // report_http.go
+		return err
+	}
+	return registerHome(srv, s, dashboard) // home.go
+
 }
