@@ -482,7 +482,8 @@ func TestBadInput_EveryQueryParameterRefusesOrIgnoresBadValues(t *testing.T) {
 			doc := fetchOpenAPI(t, e)
 			ops := docOperations(doc)
 			admin := e.CreateUser(t, "query-admin", true, authz.Grant{Role: authz.Admin, Facility: authz.AllFacilities})
-			targets := map[string]string{"users": strconv.FormatInt(admin.ID, 10), "facilities": strconv.FormatInt(e.Facility, 10)}
+			targets := map[string]string{"users": strconv.FormatInt(admin.ID, 10), "facilities": strconv.FormatInt(e.Facility, 10),
+				"exports": "oscal-catalog"}
 			values := map[string]string{"SQL": url.QueryEscape(sqlMeta), "NUL": "a%00b", "invalid UTF-8": "%ff%fe",
 				"10000 characters": longText}
 			params := 0

@@ -187,9 +187,14 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
 	}
 	if err != nil {
-		status, msg := h.reportError(err, doc, f)
-		kind := map[int]string{http.StatusNotFound: "not-found", http.StatusServiceUnavailable: "report-unavailable"}[status]
-		h.srv.Problem(w, r, status, reportOr(kind, "internal"), msg, nil)
+		switch status, msg := h.reportError(err, doc, f); status {
+		case http.StatusNotFound:
+			h.srv.Problem(w, r, status, "not-found", msg, nil)
+		case http.StatusServiceUnavailable:
+			h.srv.Problem(w, r, status, "report-unavailable", msg, nil)
+		default:
+			h.srv.Problem(w, r, status, "internal", msg, nil)
+		}
 		return
 	}
 	w.Header().Set("Content-Type", file.ContentType)
