@@ -141,7 +141,11 @@ func (a *App) LoadDemo(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(out, "demo: writing the emergency organisation, the contact diagram, the BCP, a drill and two incidents ...")
-	return a.demoIncident(ctx, staff, now, main.ID)
+	if err := a.demoIncident(ctx, staff, now, main.ID); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "demo: running the guideline checks, answering the checklist and uploading evidence ...")
+	return a.demoCompliance(ctx, staff, now, main.ID)
 }
 
 // demoKeys makes the keys a hospital typically keeps, and uses them a

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/anzen-health/anzen/internal/app/apptest"
+	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
@@ -79,6 +80,7 @@ func TestLoadDemo_FillsAnEmptyDatabaseOnce(t *testing.T) {
 				demoAlertsOfEveryTableRule(t, e)
 			}
 			demoIncidentWork(t, e)
+			demoComplianceRecord(t, e)
 			if err := e.App.LoadDemo(ctx, io.Discard); err != nil {
 				t.Fatal(err)
 			}
@@ -144,5 +146,48 @@ func demoIncidentWork(t *testing.T, e *apptest.Env) {
 	}
 	if owes[incident.Containment] != 3 || owes[incident.Closed] != 0 {
 		t.Errorf("demo incidents' duties by state: %v, want 3 (PPC preliminary, final, the people) and 0", owes)
+	}
+}
+
+// demoComplianceRecord wants the demo's compliance record: every check
+// run, the hospital sheet answered with two いいえ that have their target
+// dates, evidence in each state (approved, near expiry, awaiting
+// approval), a snapshot, and a home page with figures that come from them.
+func demoComplianceRecord(t *testing.T, e *apptest.Env) {
+	t.Helper()
+	ctx := context.Background()
+	svc := e.App.Compliance
+	st, err := svc.State(ctx, e.Facility)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var no, yes int
+	for _, a := range st.Answers {
+		switch {
+		case a.Value == compliance.AnswerNo && a.TargetOn != nil:
+			no++
+		case a.Value == compliance.AnswerYes:
+			yes++
+		}
+	}
+	if no != 2 || yes < 15 {
+		t.Errorf("demo checklist: %d はい, %d いいえ with a target date", yes, no)
+	}
+	states := map[string]int{}
+	runs := 0
+	for _, cs := range st.Controls {
+		runs += len(cs.Checks)
+		for _, at := range cs.Attestations {
+			states[at.State]++
+		}
+	}
+	if runs < len(svc.Checks()) || states[compliance.AttestApproved] != 4 || states[compliance.AttestPending] != 1 {
+		t.Errorf("demo evidence: %d check runs, attestations %v", runs, states)
+	}
+	if st.Overall.Counts[compliance.Ready] == 0 || len(st.Attention) == 0 {
+		t.Errorf("demo: nothing ready or nothing to do: %+v, %d to do", st.Overall, len(st.Attention))
+	}
+	if snaps, err := svc.Snapshots(ctx, e.Facility); err != nil || len(snaps) != 1 {
+		t.Errorf("demo snapshots: %d, %v", len(snaps), err)
 	}
 }
