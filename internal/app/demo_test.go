@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/anzen-health/anzen/internal/app/apptest"
-	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/audit"
+	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/detect"
 	"github.com/anzen-health/anzen/internal/identity"
 	"github.com/anzen-health/anzen/internal/incident"
