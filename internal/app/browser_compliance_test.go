@@ -49,6 +49,11 @@ func TestBrowser_TheCISOAnswersTheChecklistAndDownloadsIt(t *testing.T) {
 	b.Open("/compliance/checklist")
 	b.Wait("#checklist-form")
 	b.CheckTranslated()
+	// The hospital answers its own sheet; the pharmacy's and the vendors'
+	// are a click away.
+	if b.Count("#q-hospital-1-1") != 1 || b.Count("#q-pharmacy-1-1") != 0 || b.Count("#tab-vendor") != 1 {
+		t.Errorf("the checklist does not open on the medical institution's sheet alone")
+	}
 	b.Click(`input[name="value-hospital-1-1"][value="yes"]`)
 	b.Fill("#checked_on-hospital-1-1", checked)
 	b.Click(`input[name="value-hospital-2-1"][value="no"]`)

@@ -3,6 +3,7 @@ package compliance
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/platform/web"
@@ -34,10 +35,14 @@ type checklistView struct {
 	Facility   int64
 	Framework  *Framework
 	Frameworks []*Framework
-	Sheets     []sheetView
-	Today      time.Time
-	Error      string
-	Counts     map[string]int // yes, no, unanswered
+	// Tabs are every sheet of the form; Sheet is the one shown (a
+	// hospital answers its own sheet, a pharmacy its own, vendors theirs).
+	Tabs   []*Item
+	Sheet  string
+	Sheets []sheetView
+	Today  time.Time
+	Error  string
+	Counts map[string]int // yes, no, unanswered
 }
 
 func (h *handlers) registerChecklistPages() {
@@ -61,6 +66,29 @@ func (h *handlers) checklistOf(r *http.Request) *Framework {
 	return nil
 }
 
+// sheetOf is the sheet of fw a request names (?sheet=, or the form's
+// field), else the medical institution's sheet, else the first; "" when
+// fw has no sheets.
+func sheetOf(r *http.Request, fw *Framework) string {
+	want := r.URL.Query().Get("sheet")
+	if r.Method == http.MethodPost && r.PostFormValue("sheet") != "" {
+		want = r.PostFormValue("sheet")
+	}
+	first := ""
+	for _, it := range fw.Items {
+		if it.Kind != ItemSheet {
+			continue
+		}
+		if it.Ref == want {
+			return want
+		}
+		if first == "" || (want == "" && it.Ref == "hospital") {
+			first = it.Ref
+		}
+	}
+	return first
+}
+
 func (h *handlers) checklistView(r *http.Request, f int64, fw *Framework, typed map[string]*FormAnswer) (*checklistView, error) {
 	ans, err := h.s.Answers(r.Context(), f, fw.ID)
 	if err != nil {
@@ -70,7 +98,7 @@ func (h *handlers) checklistView(r *http.Request, f int64, fw *Framework, typed 
 	for i := range ans {
 		byRef[ans[i].Ref] = &ans[i]
 	}
-	v := &checklistView{Facility: f, Framework: fw, Today: h.s.Today(h.s.cfg.Clock.Now()),
+	v := &checklistView{Facility: f, Framework: fw, Today: h.s.Today(h.s.cfg.Clock.Now()), Sheet: sheetOf(r, fw),
 		Counts: map[string]int{AnswerYes: 0, AnswerNo: 0, "unanswered": 0}}
 	for _, x := range h.s.lib.Frameworks {
 		if x.Kind == KindChecklist {
@@ -80,6 +108,12 @@ func (h *handlers) checklistView(r *http.Request, f int64, fw *Framework, typed 
 	var cur *sheetView
 	var group *Item
 	fw.Walk(func(it *Item, depth int) bool {
+		if it.Kind == ItemSheet {
+			v.Tabs = append(v.Tabs, it)
+			if it.Ref != v.Sheet {
+				return false
+			}
+		}
 		switch {
 		case it.Kind == ItemSheet || (depth == 0 && it.Kind != ItemQuestion):
 			v.Sheets = append(v.Sheets, sheetView{Sheet: it})
@@ -165,7 +199,10 @@ func (h *handlers) checklistPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.srv.Flash(w, "compliance.checklist.saved")
-	next := withFacility("/compliance/checklist", f) + "&framework=" + fw.ID
+	next := withFacility("/compliance/checklist", f) + "&framework=" + url.QueryEscape(fw.ID)
+	if sh := sheetOf(r, fw); sh != "" {
+		next += "&sheet=" + url.QueryEscape(sh)
+	}
 	if only := r.PostFormValue("only"); only != "" && fw.Item(only) != nil {
 		next += "#q-" + only
 	}
