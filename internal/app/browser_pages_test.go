@@ -48,10 +48,10 @@ func crawlable(p string) bool {
 	}
 	// Printable documents (whole HTML documents with their own print style),
 	// PDFs and exports are not pages of the site: their own tests check them.
-	if strings.HasSuffix(p, "/print") {
+	if strings.HasSuffix(p, "/print") || strings.Contains(p, "/print/") {
 		return false
 	}
-	for _, export := range []string{".csv", ".json", ".pdf", ".yaml"} {
+	for _, export := range []string{".csv", ".json", ".pdf", ".yaml", ".xlsx"} {
 		if strings.HasSuffix(p, export) {
 			return false
 		}

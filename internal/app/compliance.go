@@ -3,12 +3,14 @@ package app
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/anzen-health/anzen/internal/audit"
 	"github.com/anzen-health/anzen/internal/compliance"
 	"github.com/anzen-health/anzen/internal/incident"
 	"github.com/anzen-health/anzen/internal/platform/check"
+	"github.com/anzen-health/anzen/internal/platform/db"
 )
 
 // The compliance part (internal/compliance), wired to the rest of anzen:
@@ -58,21 +60,23 @@ func (p auditProof) IntegrityProof(ctx context.Context) (compliance.IntegrityPro
 		return out, err
 	}
 	out.TreeSize = uint64(size)
+	// A new log has no checkpoint and no verification yet: the proof says
+	// so by leaving them empty.
 	cp, err := p.log.LatestCheckpoint(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return out, err
 	}
-	if cp != nil {
+	if err == nil {
 		out.RootHash = hex.EncodeToString(cp.Root)
 		out.Checkpoint = cp.Note
 		out.CheckpointAt = cp.SignedAt
 		out.CheckpointSize = uint64(cp.Size)
 	}
 	v, err := p.log.LatestVerification(ctx)
-	if err != nil {
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return out, err
 	}
-	if v != nil && v.Result != nil {
+	if err == nil && v.Result != nil {
 		out.VerifiedAt = v.Finished
 		out.VerifiedOK = v.Result.OK
 		out.VerifiedEvents = uint64(v.Result.Size)

@@ -87,6 +87,12 @@ func (h *handlers) comparePage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	q := r.URL.Query()
+	if q.Get("from") == "" && q.Get("to") == "" {
+		// Nothing chosen yet: the two are chosen on the list.
+		http.Redirect(w, r, withFacility("/compliance/snapshots", f)+"#snapshot-compare", http.StatusSeeOther)
+		return
+	}
 	from, err1 := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
 	to, err2 := strconv.ParseInt(r.URL.Query().Get("to"), 10, 64)
 	if err1 != nil || err2 != nil || from <= 0 || to <= 0 {

@@ -229,6 +229,10 @@ func TestPages_AControlIsAttestedApprovedByAnotherAndTheChecklistAnswered(t *tes
 		contains(t, s.get(authz.Auditor, "/compliance/snapshots/1"), "2026 年度のスナップショット")
 		cmp := s.get(authz.Auditor, "/compliance/snapshots/compare?from=1&to=2")
 		contains(t, cmp, `id="changed-ctl-mfa"`, "対象外")
+		if w := s.get(authz.Auditor, "/compliance/snapshots/compare"); w.Code != http.StatusSeeOther ||
+			!strings.HasPrefix(w.Header().Get("Location"), "/compliance/snapshots?") {
+			t.Errorf("compare with nothing chosen: %d %s, want the list", w.Code, w.Header().Get("Location"))
+		}
 		if w := s.get(authz.Auditor, "/compliance/snapshots/compare?from=x"); w.Code != http.StatusBadRequest {
 			t.Errorf("a bad comparison: %d", w.Code)
 		}
