@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/anzen-health/anzen/internal/compliance"
+	"github.com/anzen-health/anzen/internal/platform/db"
 	"github.com/anzen-health/anzen/internal/platform/pdf"
 )
 
@@ -60,10 +63,10 @@ func complianceExportDoc(format, report string) (string, error) {
 func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 	var (
 		format, out, report, lang, chromium string
-		facility                            int64
+		facilityRef                         string
 	)
 	c := &cobra.Command{
-		Use:   "export --format oscal-catalog|oscal-results|xlsx|pdf [-o FILE] [--facility N] [--report inspection|management|checklist] [--lang ja|en]",
+		Use:   "export --format oscal-catalog|oscal-results|xlsx|pdf [-o FILE] [--facility ID|CODE] [--report inspection|management|checklist] [--lang ja|en]",
 		Short: "Write a compliance report or export: OSCAL, the checklist as Excel, the inspection pack or the management report",
 		Long: "Write a document from a facility's compliance state now (every figure from a check run, a dated " +
 			"attestation or a checklist answer):\n" +
@@ -85,9 +88,6 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 			if lang != "ja" && lang != "en" {
 				return fmt.Errorf("--lang: %q is not ja or en", lang)
 			}
-			if facility < 0 {
-				return fmt.Errorf("--facility: %d is not a facility number", facility)
-			}
 			isPDF := doc == compliance.ReportInspectionPDF || doc == compliance.ReportManagementPDF
 			ctx := cmd.Context()
 			src, closeSrc, err := openComplianceReports(ctx, cmd, g)
@@ -96,10 +96,9 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 			}
 			defer closeSrc()
 			cfg := src.Config()
-			if facility == 0 {
-				if facility, err = complianceDefaultFacility(ctx, cfg); err != nil {
-					return err
-				}
+			facility, err := complianceFacility(ctx, cfg, facilityRef)
+			if err != nil {
+				return fmt.Errorf("--facility: %w", err)
 			}
 			req := compliance.ReportRequest{Facility: facility, Doc: doc, Lang: lang}
 			if isPDF {
@@ -135,7 +134,7 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&format, "format", "", "oscal-catalog, oscal-results, xlsx or pdf")
 	f.StringVarP(&out, "output", "o", "", "the file to write (standard output when empty or -)")
-	f.Int64Var(&facility, "facility", 0, "the facility's number (default: the first facility)")
+	f.StringVar(&facilityRef, "facility", "", "facility id or code (needed when there are several)")
 	f.StringVar(&report, "report", "", "with xlsx or pdf: inspection, management or checklist (xlsx only)")
 	f.StringVar(&lang, "lang", "ja", "the document's language: ja or en")
 	f.StringVar(&chromium, "chromium", "", "the Chromium to render PDFs with when anzen has none configured (default: chromium on PATH)")
@@ -143,17 +142,32 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 	return c
 }
 
-// complianceDefaultFacility is the first facility anzen knows, or 1.
-func complianceDefaultFacility(ctx context.Context, cfg compliance.Config) (int64, error) {
+// complianceFacility is the facility ref names by id or code, or the only
+// one when ref is empty; an unknown facility is db.ErrNotFound.
+func complianceFacility(ctx context.Context, cfg compliance.Config, ref string) (int64, error) {
 	if cfg.Facilities == nil {
-		return 1, nil
+		return 0, errors.New("anzen lists no facilities")
 	}
 	fs, err := cfg.Facilities(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if len(fs) == 0 {
-		return 0, errors.New("anzen has no facility yet; create one first")
+	ref = strings.TrimSpace(ref)
+	var names []string
+	for _, f := range fs {
+		if ref != "" && (f.Code == ref || strconv.FormatInt(f.ID, 10) == ref) {
+			return f.ID, nil
+		}
+		names = append(names, fmt.Sprintf("%d (%s)", f.ID, f.Code))
 	}
-	return fs[0].ID, nil
+	switch {
+	case ref != "":
+		return 0, fmt.Errorf("no facility has the id or code %q; the facilities are %s: %w", ref,
+			strings.Join(names, ", "), db.ErrNotFound)
+	case len(fs) == 1:
+		return fs[0].ID, nil
+	case len(fs) == 0:
+		return 0, errors.New("anzen has no facility yet; start it once (anzen serve) to make the first")
+	}
+	return 0, fmt.Errorf("this anzen has %d facilities; name one by id or code: %s", len(fs), strings.Join(names, ", "))
 }

@@ -187,7 +187,7 @@ func TestComplianceExport_WritesEachFormatAndRecordsIt(t *testing.T) {
 
 	// The checklist workbook to a file (xlsx's default report).
 	file := filepath.Join(dir, "checklist.xlsx")
-	r = runExport("--format", "xlsx", "-o", file, "--facility", "3")
+	r = runExport("--format", "xlsx", "-o", file, "--facility", "north") // by its code
 	if b, err := os.ReadFile(file); r.err != nil || err != nil || !bytes.HasPrefix(b, []byte("PK")) ||
 		!strings.Contains(r.errOut, "wrote "+file+" (checklist.xlsx, facility 3") {
 		t.Fatalf("xlsx: %v %v %s", r.err, err, r.errOut)
@@ -222,7 +222,8 @@ func TestComplianceExport_RefusesWithOneLine(t *testing.T) {
 		{[]string{"--format", "pdf", "--report", "checklist"}, "Excel only"},
 		{[]string{"--format", "xlsx", "--report", "budget"}, "--report"},
 		{[]string{"--format", "xlsx", "--lang", "fr"}, "--lang"},
-		{[]string{"--format", "xlsx", "--facility", "9"}, "facility 9"},
+		{[]string{"--format", "xlsx", "--facility", "9"}, `"9"`},
+		{[]string{"--format", "xlsx", "--facility", "south"}, `"south"`},
 		{[]string{"--format", "pdf", "--chromium", "/nonexistent/chromium"}, "Chromium"},
 		{[]string{}, "format"},
 	} {

@@ -184,6 +184,15 @@ func demoComplianceRecord(t *testing.T, e *apptest.Env) {
 	if runs < len(svc.Checks()) || states[compliance.AttestApproved] != 4 || states[compliance.AttestPending] != 1 {
 		t.Errorf("demo evidence: %d check runs, attestations %v", runs, states)
 	}
+	approvals := 0
+	for _, a := range st.Attention {
+		if a.Kind == "approval" && a.Due.IsZero() {
+			approvals++
+		}
+	}
+	if approvals != 1 {
+		t.Errorf("demo: %d evidence awaiting approval on the to-do list (with no due date), want 1", approvals)
+	}
 	if st.Overall.Counts[compliance.Ready] == 0 || len(st.Attention) == 0 {
 		t.Errorf("demo: nothing ready or nothing to do: %+v, %d to do", st.Overall, len(st.Attention))
 	}

@@ -250,7 +250,7 @@ type AttentionItem struct {
 	Level string    `json:"level"` // attention (orange) or not_ready (red)
 	Ref   string    `json:"ref"`   // the check, control or item
 	Title Text      `json:"title"`
-	Due   time.Time `json:"due,omitempty"`
+	Due   time.Time `json:"due,omitzero"` // zero: nothing is due by a date (a failing check, an approval)
 	Link  string    `json:"link"`
 }
 

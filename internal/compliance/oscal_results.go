@@ -22,9 +22,6 @@ import (
 // on the facility, the moment and the item, so the same State always
 // gives the same document.
 
-// oscalNS is the namespace of anzen's own OSCAL properties.
-const oscalNS = "urn:anzen:oscal"
-
 // oscalResultsSpace is the UUID namespace of anzen's assessment results.
 var oscalResultsSpace = uuid.MustParse("6f1d3c1e-5f0a-4c39-9d0b-3f1f6a0b2c71")
 
@@ -119,8 +116,8 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 	res := oscalResult{UUID: id("result"), Start: stamp(at), End: stamp(at),
 		Title:       "医療情報システムの安全管理 評価結果 (" + facility + ")",
 		Description: fmt.Sprintf("anzen: %s — readiness of every assessable item as of %s (checks on their schedule, attestations, checklist answers)", fw.Name.EN, stamp(at)),
-		Props: []oscalProp{{Name: "facility", NS: oscalNS, Value: strconv.FormatInt(st.Facility, 10)},
-			{Name: "framework", NS: oscalNS, Value: fw.ID}}}
+		Props: []oscalProp{{Name: "facility", NS: OSCALNamespace, Value: strconv.FormatInt(st.Facility, 10)},
+			{Name: "framework", NS: OSCALNamespace, Value: fw.ID}}}
 
 	// Observations: each control's evidence, remembered by control.
 	byControl := map[string][]string{}
@@ -133,10 +130,10 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 			o := oscalObservation{UUID: id("check", c.ID, r.CheckID), Title: r.CheckID, Methods: []string{"TEST"},
 				Types: []string{"control-objective"}, Collected: stamp(reportNonZero(r.RanAt, at)),
 				Description: fmt.Sprintf("Check %s for control %s (%s): %s", r.CheckID, c.ID, c.Title.EN, reportStatusWord(r)),
-				Props: []oscalProp{{Name: "check-id", NS: oscalNS, Value: r.CheckID},
-					{Name: "check-status", NS: oscalNS, Value: reportStatusWord(r)}}}
+				Props: []oscalProp{{Name: "check-id", NS: OSCALNamespace, Value: r.CheckID},
+					{Name: "check-status", NS: OSCALNamespace, Value: reportStatusWord(r)}}}
 			if r.DetailID != "" {
-				o.Props = append(o.Props, oscalProp{Name: "detail-id", NS: oscalNS, Value: r.DetailID})
+				o.Props = append(o.Props, oscalProp{Name: "detail-id", NS: OSCALNamespace, Value: r.DetailID})
 			}
 			keys := make([]string, 0, len(r.Data))
 			for k := range r.Data {
@@ -145,11 +142,11 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 			sort.Strings(keys)
 			for _, k := range keys {
 				if v := fmt.Sprint(r.Data[k]); v != "" && isOSCALToken(k) {
-					o.Props = append(o.Props, oscalProp{Name: "data-" + k, NS: oscalNS, Value: v})
+					o.Props = append(o.Props, oscalProp{Name: "data-" + k, NS: OSCALNamespace, Value: v})
 				}
 			}
 			if r.Error != "" {
-				o.Props = append(o.Props, oscalProp{Name: "error", NS: oscalNS, Value: r.Error})
+				o.Props = append(o.Props, oscalProp{Name: "error", NS: OSCALNamespace, Value: r.Error})
 			}
 			for _, l := range r.Links {
 				if l.Href != "" {
@@ -164,17 +161,17 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 				Methods: []string{"EXAMINE"}, Types: []string{"control-objective"}, Collected: stamp(a.UploadedAt),
 				Description: fmt.Sprintf("Attestation %q for control %s (%s), effective %s, %s", a.Title, c.ID, c.Title.EN,
 					a.EffectiveOn.UTC().Format(time.DateOnly), a.State),
-				Props: []oscalProp{{Name: "attestation-state", NS: oscalNS, Value: reportOr(a.State, AttestPending)},
-					{Name: "effective-on", NS: oscalNS, Value: a.EffectiveOn.UTC().Format(time.DateOnly)},
-					{Name: "expiry", NS: oscalNS, Value: reportExpiry(a, at)},
-					{Name: "uploaded-by", NS: oscalNS, Value: reportOr(a.UploadedBy, "-")}},
+				Props: []oscalProp{{Name: "attestation-state", NS: OSCALNamespace, Value: reportOr(a.State, AttestPending)},
+					{Name: "effective-on", NS: OSCALNamespace, Value: a.EffectiveOn.UTC().Format(time.DateOnly)},
+					{Name: "expiry", NS: OSCALNamespace, Value: reportExpiry(a, at)},
+					{Name: "uploaded-by", NS: OSCALNamespace, Value: reportOr(a.UploadedBy, "-")}},
 				RelevantEvidence: []oscalEvidence{{Description: reportOr(a.FileName, a.Title),
-					Props: []oscalProp{{Name: "sha256", NS: oscalNS, Value: reportOr(a.SHA256, "-")}}}}}
+					Props: []oscalProp{{Name: "sha256", NS: OSCALNamespace, Value: reportOr(a.SHA256, "-")}}}}}
 			if a.ExpiresOn != nil {
 				o.Expires = stamp(*a.ExpiresOn)
 			}
 			if a.State == AttestApproved && a.DecidedBy != "" {
-				o.Props = append(o.Props, oscalProp{Name: "approved-by", NS: oscalNS, Value: a.DecidedBy})
+				o.Props = append(o.Props, oscalProp{Name: "approved-by", NS: OSCALNamespace, Value: a.DecidedBy})
 			}
 			res.Observations = append(res.Observations, o)
 			if a.State == AttestApproved {
@@ -190,10 +187,10 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 			Methods: []string{"INTERVIEW"}, Collected: stamp(reportNonZero(a.AnsweredAt, a.CheckedOn)),
 			Description: fmt.Sprintf("Checklist %s item %s answered %s on %s", a.Framework, a.Ref, a.Value,
 				a.CheckedOn.UTC().Format(time.DateOnly)),
-			Props: []oscalProp{{Name: "checklist-answer", NS: oscalNS, Value: a.Value},
-				{Name: "checked-on", NS: oscalNS, Value: a.CheckedOn.UTC().Format(time.DateOnly)}}}
+			Props: []oscalProp{{Name: "checklist-answer", NS: OSCALNamespace, Value: a.Value},
+				{Name: "checked-on", NS: OSCALNamespace, Value: a.CheckedOn.UTC().Format(time.DateOnly)}}}
 		if a.TargetOn != nil {
-			o.Props = append(o.Props, oscalProp{Name: "target-on", NS: oscalNS, Value: a.TargetOn.UTC().Format(time.DateOnly)})
+			o.Props = append(o.Props, oscalProp{Name: "target-on", NS: OSCALNamespace, Value: a.TargetOn.UTC().Format(time.DateOnly)})
 		}
 		res.Observations = append(res.Observations, o)
 	}
@@ -219,10 +216,10 @@ func OSCALResults(st *State, lib *Library, now time.Time) ([]byte, error) {
 		}
 		f := oscalFinding{UUID: id("finding", rq.Item.Ref), Title: rq.Item.Ref + " " + rq.Item.Title.JA,
 			Description: fmt.Sprintf("%s (%s): %s", rq.Item.Ref, rq.Item.Title.EN, reportOr(rq.Readiness, NotAssessed)),
-			Props:       []oscalProp{{Name: "readiness", NS: oscalNS, Value: reportOr(rq.Readiness, NotAssessed)}},
+			Props:       []oscalProp{{Name: "readiness", NS: OSCALNamespace, Value: reportOr(rq.Readiness, NotAssessed)}},
 			Target:      oscalTarget{Type: "objective-id", TargetID: cid, Title: rq.Item.Title.JA, Status: status}}
 		for _, c := range rq.Controls {
-			f.Props = append(f.Props, oscalProp{Name: "control", NS: oscalNS, Value: c})
+			f.Props = append(f.Props, oscalProp{Name: "control", NS: OSCALNamespace, Value: c})
 			for _, u := range byControl[c] {
 				f.RelatedObservations = append(f.RelatedObservations, oscalRelated{u})
 			}

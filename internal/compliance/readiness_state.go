@@ -19,7 +19,12 @@ import (
 const attentionDays = 7
 
 // State returns where the facility stands now.
+// A facility the group does not have is db.ErrNotFound.
 func (s *Service) State(ctx context.Context, facility int64) (*State, error) {
+	name, err := s.facilityName(ctx, facility)
+	if err != nil {
+		return nil, err
+	}
 	now := s.cfg.Clock.Now()
 	q := s.cfg.DB
 	settings, err := controlSettings(ctx, q, facility)
@@ -44,7 +49,7 @@ func (s *Service) State(ctx context.Context, facility int64) (*State, error) {
 		}
 	}
 	st := s.assemble(facility, now, settings, runs, atts, ans)
-	st.FacilityName = s.facilityName(ctx, facility)
+	st.FacilityName = name
 	st.Checklist = clID
 	return st, nil
 }
@@ -144,8 +149,10 @@ func (s *Service) evidenceAttention(st *State, cs *ControlState, today time.Time
 	for i := range cs.Attestations {
 		a := &cs.Attestations[i]
 		if a.State == AttestPending {
-			st.Attention = append(st.Attention, AttentionItem{Kind: "evidence", Level: Attention, Ref: cs.Control.ID,
-				Title: Text{JA: a.Title, EN: a.Title}, Due: a.UploadedAt, Link: link + "#attestations"})
+			// Awaiting a second person's approval: there is no date by
+			// which it must be done, only that it waits.
+			st.Attention = append(st.Attention, AttentionItem{Kind: "approval", Level: Attention, Ref: cs.Control.ID,
+				Title: Text{JA: a.Title, EN: a.Title}, Link: link + "#attestations"})
 		}
 	}
 	for _, spec := range cs.Control.Evidence {
@@ -185,7 +192,7 @@ func (s *Service) checkAttention(st *State, runs map[string]*CheckRun) {
 			link += "/" + cs[0]
 		}
 		st.Attention = append(st.Attention, AttentionItem{Kind: "check", Level: NotReady, Ref: id,
-			Title: s.checkTitle(id), Due: r.RanAt, Link: link})
+			Title: s.checkTitle(id), Link: link})
 	}
 }
 

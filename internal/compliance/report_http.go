@@ -2,6 +2,8 @@ package compliance
 
 import (
 	"embed"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -200,7 +202,10 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", file.ContentType)
 	w.Header().Set("Content-Disposition", `attachment; filename="`+file.Name+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Digest", "sha-256="+file.SHA256)
+	// RFC 9530: the SHA-256 of the document, as the audit log records it.
+	if sum, err := hex.DecodeString(file.SHA256); err == nil {
+		w.Header().Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":")
+	}
 	_, _ = w.Write(file.Body)
 }
 

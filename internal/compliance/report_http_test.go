@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -89,6 +90,10 @@ func TestReportDownloads_EachServesItsFileAndIsRecorded(t *testing.T) {
 		if len(events) != 1 || events[0].Action != "compliance.report.download" || events[0].Target != "report:"+c.doc ||
 			events[0].Facility != 1 || events[0].ActorLogin != "auditor01" || events[0].Detail["sha256"] != hex.EncodeToString(sum[:]) {
 			t.Errorf("%s: audit records %+v", c.path, events)
+		}
+		if want := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"; strings.HasPrefix(c.path, "/api/") &&
+			w.Header().Get("Repr-Digest") != want {
+			t.Errorf("%s: Repr-Digest %q, want %q", c.path, w.Header().Get("Repr-Digest"), want)
 		}
 	}
 	// The English management PDF is English.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -138,17 +137,19 @@ func (s *Service) Facilities(ctx context.Context) ([]Facility, error) {
 	return fs, nil
 }
 
-// facilityName is the name of facility f, or its number.
-func (s *Service) facilityName(ctx context.Context, f int64) Text {
-	if fs, err := s.Facilities(ctx); err == nil {
-		for _, x := range fs {
-			if x.ID == f {
-				return x.Name
-			}
+// facilityName is the name of facility f; db.ErrNotFound when the group
+// has no such facility.
+func (s *Service) facilityName(ctx context.Context, f int64) (Text, error) {
+	fs, err := s.Facilities(ctx)
+	if err != nil {
+		return Text{}, err
+	}
+	for _, x := range fs {
+		if x.ID == f {
+			return x.Name, nil
 		}
 	}
-	n := strconv.FormatInt(f, 10)
-	return Text{JA: "施設 " + n, EN: "Facility " + n}
+	return Text{}, fmt.Errorf("facility %d: %w", f, db.ErrNotFound)
 }
 
 // Today is the date of t where the hospital is, as midnight UTC (how the

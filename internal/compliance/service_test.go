@@ -82,6 +82,9 @@ func TestRunner_RunsWhatIsDueStoresEveryRunAndScoresTheDay(t *testing.T) {
 		for _, a := range st.Attention {
 			if a.Kind == "check" {
 				failing = append(failing, a.Ref)
+				if !a.Due.IsZero() {
+					t.Errorf("failing check %s is due by %s: a failing check has no due date", a.Ref, a.Due)
+				}
 			}
 		}
 		if !slices.Equal(failing, []string{"t.backup", "t.mfa"}) {
@@ -157,11 +160,15 @@ func TestControls_SettingsAreStoredAndAudited(t *testing.T) {
 			}
 		}
 		// Facility 2 has its own settings.
-		st2, _ := e.svc.State(ctx, 2)
-		for _, c := range st2.Controls {
-			if c.Control.ID == "ctl-store" && c.Impl != ImplNotStarted {
-				t.Errorf("facility 2 sees facility 1's setting: %+v", c)
-			}
+		if _, err := e.svc.State(ctx, 99); !errors.Is(err, db.ErrNotFound) {
+			t.Errorf("the state of a facility the group does not have: %v", err)
+		}
+		two, err := controlSettings(ctx, d, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := two["ctl-store"]; ok {
+			t.Errorf("facility 2 sees facility 1's setting: %+v", two)
 		}
 		ev := e.events(t, "compliance.control.set")
 		if len(ev) != 1 || !strings.Contains(string(ev[0].Original), `"implementation_new":"not_applicable"`) ||
@@ -345,6 +352,14 @@ func TestSnapshots_RecordedInTheAuditLogAndCompared(t *testing.T) {
 		}
 		if _, err := e.svc.Snapshot(ctx, 2, a.ID); !errors.Is(err, db.ErrNotFound) {
 			t.Errorf("another facility's snapshot: %v", err)
+		}
+		// The management report compares with the newest snapshot.
+		prev, err := e.svc.PreviousState(ctx, 1)
+		if err != nil || prev == nil || !prev.At.Equal(b.State.At) {
+			t.Errorf("previous state: %+v %v, want the state of snapshot %d", prev, err, b.ID)
+		}
+		if prev, err := e.svc.PreviousState(ctx, 2); err != nil || prev != nil {
+			t.Errorf("previous state of a facility without snapshots: %+v %v", prev, err)
 		}
 		cmp, err := e.svc.CompareSnapshots(ctx, 1, a.ID, b.ID)
 		if err != nil {

@@ -238,3 +238,18 @@ func cutRef(s string) (string, string, bool) {
 	}
 	return "", "", false
 }
+
+// PreviousState returns the State of the facility's newest snapshot, for
+// the management report's "what changed since"; nil, nil when the
+// facility has none.
+func (s *Service) PreviousState(ctx context.Context, facility int64) (*State, error) {
+	list, err := s.Snapshots(ctx, facility)
+	if err != nil || len(list) == 0 {
+		return nil, err
+	}
+	sn, err := s.Snapshot(ctx, facility, list[0].ID)
+	if err != nil {
+		return nil, err
+	}
+	return sn.State, nil
+}

@@ -72,6 +72,7 @@ type catalogView struct {
 	Facility  int64
 	Framework *Framework
 	Filter    string
+	Chapter   *Item // the chapter shown alone (?chapter=), or nil for all
 	Rows      []catalogRow
 	Overall   Coverage
 	Chapters  []Coverage
@@ -97,7 +98,16 @@ func (h *handlers) catalogPage(w http.ResponseWriter, r *http.Request) {
 	}
 	gl := h.s.lib.Guideline()
 	v := catalogView{Facility: f, Framework: gl, Filter: filter, Overall: st.Overall, Chapters: st.Chapters}
+	if ch := r.URL.Query().Get("chapter"); ch != "" {
+		if v.Chapter = gl.Item(ch); v.Chapter == nil || v.Chapter.Parent() != nil {
+			h.srv.ErrorPage(w, r, http.StatusBadRequest, "compliance.error.chapter")
+			return
+		}
+	}
 	gl.Walk(func(it *Item, depth int) bool {
+		if depth == 0 && v.Chapter != nil && it != v.Chapter {
+			return false
+		}
 		row := catalogRow{Item: it, Depth: depth}
 		if rq := reqs[it]; rq != nil {
 			row.Readiness = rq.Readiness

@@ -143,6 +143,17 @@ func TestPages_AControlIsAttestedApprovedByAnotherAndTheChecklistAnswered(t *tes
 		if w := s.get(authz.Auditor, "/compliance/catalog?filter=bogus"); w.Code != http.StatusBadRequest {
 			t.Errorf("a bad filter: %d", w.Code)
 		}
+		// A chapter alone, as the home page links it.
+		ch := s.get(authz.Auditor, "/compliance/catalog?chapter=7")
+		contains(t, ch, `id="catalog-chapter"`, `id="item-7.1-C-1"`)
+		if strings.Contains(ch.Body.String(), `id="item-6.5-C-1"`) {
+			t.Error("chapter 7 alone shows an item of chapter 6")
+		}
+		for _, bad := range []string{"6.5", "99", "%00"} {
+			if w := s.get(authz.Auditor, "/compliance/catalog?chapter="+bad); w.Code != http.StatusBadRequest {
+				t.Errorf("chapter %q: %d, want 400", bad, w.Code)
+			}
+		}
 
 		// Upload with a bad date: the page again, translated, with what was typed.
 		ct, body := multipartBody(t, map[string]string{"evidence_id": "rules", "title": "規程 2026", "effective_on": "2026/04/01"},
