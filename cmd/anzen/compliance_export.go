@@ -63,10 +63,10 @@ func complianceExportDoc(format, report string) (string, error) {
 func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 	var (
 		format, out, report, lang, chromium string
-		facilityRef                         string
+		facilityRef, framework              string
 	)
 	c := &cobra.Command{
-		Use:   "export --format oscal-catalog|oscal-results|xlsx|pdf [-o FILE] [--facility ID|CODE] [--report inspection|management|checklist] [--lang ja|en]",
+		Use:   "export --format oscal-catalog|oscal-results|xlsx|pdf [-o FILE] [--facility ID|CODE] [--report inspection|management|checklist] [--framework ID] [--lang ja|en]",
 		Short: "Write a compliance report or export: OSCAL, the checklist as Excel, the inspection pack or the management report",
 		Long: "Write a document from a facility's compliance state now (every figure from a check run, a dated " +
 			"attestation or a checklist answer):\n" +
@@ -100,7 +100,7 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--facility: %w", err)
 			}
-			req := compliance.ReportRequest{Facility: facility, Doc: doc, Lang: lang}
+			req := compliance.ReportRequest{Facility: facility, Doc: doc, Lang: lang, Framework: framework}
 			if isPDF {
 				if cfg.PDF == nil {
 					r, err := pdf.Find(chromium)
@@ -135,6 +135,8 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 	f.StringVar(&format, "format", "", "oscal-catalog, oscal-results, xlsx or pdf")
 	f.StringVarP(&out, "output", "o", "", "the file to write (standard output when empty or -)")
 	f.StringVar(&facilityRef, "facility", "", "facility id or code (needed when there are several)")
+	f.StringVar(&framework, "framework", "", "the checklist edition of --format xlsx (such as mhlw-checklist-r6; default: the newest), "+
+		"or the catalog of --format oscal-catalog (default: the guideline)")
 	f.StringVar(&report, "report", "", "with xlsx or pdf: inspection, management or checklist (xlsx only)")
 	f.StringVar(&lang, "lang", "ja", "the document's language: ja or en")
 	f.StringVar(&chromium, "chromium", "", "the Chromium to render PDFs with when anzen has none configured (default: chromium on PATH)")

@@ -224,6 +224,7 @@ func TestComplianceExport_RefusesWithOneLine(t *testing.T) {
 		{[]string{"--format", "xlsx", "--lang", "fr"}, "--lang"},
 		{[]string{"--format", "xlsx", "--facility", "9"}, `"9"`},
 		{[]string{"--format", "xlsx", "--facility", "south"}, `"south"`},
+		{[]string{"--format", "xlsx", "--framework", "mhlw-checklist-r0"}, `"mhlw-checklist-r0"`},
 		{[]string{"--format", "pdf", "--chromium", "/nonexistent/chromium"}, "Chromium"},
 		{[]string{}, "format"},
 	} {

@@ -35,6 +35,17 @@ type PreviousStateSource interface {
 	PreviousState(ctx context.Context, facility int64) (*State, error)
 }
 
+// AnswerSource is what a ReportSource also offers when it keeps the
+// checklist's answers, for the workbook of an edition other than the
+// state's.
+type AnswerSource interface {
+	Answers(ctx context.Context, facility int64, framework string) ([]Answer, error)
+}
+
+// ErrUnknownFramework is a framework the library does not have, or one of
+// the wrong kind for the document.
+var ErrUnknownFramework = errors.New("no such framework for this document")
+
 // The documents, by the name of their download.
 const (
 	ReportChecklistXLSX  = "checklist.xlsx"
@@ -73,6 +84,11 @@ type ReportRequest struct {
 	Facility int64
 	Doc      string // one of ReportDocs
 	Lang     string // "ja" (default) or "en"
+	// Framework chooses the catalog of the checklist workbook (a checklist
+	// edition, such as "mhlw-checklist-r6") or of the OSCAL catalog (any
+	// framework); "" is the one the state is assessed against. Other
+	// documents ignore it.
+	Framework string
 	// PDF renders the PDFs; nil: Config().PDF.
 	PDF PDF
 	// Progress, when set, hears each step (in English, for a terminal).
@@ -129,8 +145,11 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 	t, loc := cfg.Translator, cfg.Location
 	if req.Doc == ReportOSCALCatalog {
 		fw := lib.Guideline()
+		if req.Framework != "" {
+			fw = lib.Framework(req.Framework)
+		}
 		if fw == nil {
-			return ReportFile{}, errors.New("the library has no guideline")
+			return ReportFile{}, fmt.Errorf("%w: %q", ErrUnknownFramework, req.Framework)
 		}
 		body, err := OSCALCatalog(fw, lib, req.Lang, now)
 		if err != nil {
@@ -150,12 +169,22 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 	var name string
 	switch req.Doc {
 	case ReportChecklistXLSX:
-		fw := reportChecklist(st, lib)
+		fw, answers := reportChecklist(st, lib), st.Answers
+		if req.Framework != "" && (fw == nil || req.Framework != fw.ID) {
+			fw = lib.Framework(req.Framework)
+			as, ok := src.(AnswerSource)
+			if fw == nil || fw.Kind != KindChecklist || !ok {
+				return ReportFile{}, fmt.Errorf("%w: %q is not a checklist", ErrUnknownFramework, req.Framework)
+			}
+			if answers, err = as.Answers(ctx, req.Facility, fw.ID); err != nil {
+				return ReportFile{}, fmt.Errorf("the answers of facility %d to %s: %w", req.Facility, fw.ID, err)
+			}
+		}
 		if fw == nil {
 			return ReportFile{}, errors.New("the library has no checklist")
 		}
 		step("writing the checklist workbook")
-		body, err = ChecklistXLSX(t, fw, st.Answers, st.FacilityName, req.Lang, loc, now)
+		body, err = ChecklistXLSX(t, fw, answers, st.FacilityName, req.Lang, loc, now)
 		name = base("checklist") + ".xlsx"
 	case ReportOSCALResults:
 		body, err = OSCALResults(st, lib, now)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/anzen-health/anzen/internal/platform/db"
@@ -97,6 +98,19 @@ func (h *reportHandlers) page(w http.ResponseWriter, r *http.Request) {
 	cl := reportGroup{Title: h.srv.T(r, "compliance.report.checklist_doc.title", nil),
 		Lead:  h.srv.T(r, "compliance.report.checklist_doc.lead", nil),
 		Links: []reportLink{link(ReportChecklistXLSX, "compliance.report.link.xlsx")}}
+	// The other editions' workbooks, for answers given to them.
+	lib := h.src.Library()
+	for _, fw := range lib.Frameworks {
+		if fw.Kind != KindChecklist || fw == lib.Checklist() {
+			continue
+		}
+		l := link(ReportChecklistXLSX, "compliance.report.link.xlsx")
+		l.Doc += "-" + fw.ID
+		l.Label = h.srv.T(r, "compliance.report.link.xlsx_of", map[string]any{"edition": fw.Name.In(h.srv.Lang(r))})
+		l.Href += "&framework=" + url.QueryEscape(fw.ID)
+		l.HrefEN += "&framework=" + url.QueryEscape(fw.ID)
+		cl.Links = append(cl.Links, l)
+	}
 	os := reportGroup{Title: h.srv.T(r, "compliance.report.oscal.title", nil),
 		Lead: h.srv.T(r, "compliance.report.oscal.lead", nil),
 		Links: []reportLink{link(ReportOSCALCatalog, "compliance.report.link.oscal_catalog"),
@@ -117,7 +131,8 @@ func (h *reportHandlers) download(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang})
+	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
+		Framework: r.URL.Query().Get("framework")})
 	if err == nil {
 		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
 	}
@@ -179,12 +194,17 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 		h.srv.Problem(w, r, http.StatusBadRequest, "invalid-parameter", "compliance.report.error.lang", nil)
 		return
 	}
+	if fw := r.URL.Query().Get("framework"); fw != "" && h.src.Library().Framework(fw) == nil {
+		h.srv.Problem(w, r, http.StatusBadRequest, "invalid-parameter", "compliance.report.error.framework", nil)
+		return
+	}
 	f, ok := apiFacility(h.srv, w, r, PermRead)
 	if !ok {
 		return
 	}
 	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang})
+	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
+		Framework: r.URL.Query().Get("framework")})
 	if err == nil {
 		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
 	}
@@ -194,6 +214,8 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 			h.srv.Problem(w, r, status, "not-found", msg, nil)
 		case http.StatusServiceUnavailable:
 			h.srv.Problem(w, r, status, "report-unavailable", msg, nil)
+		case http.StatusBadRequest:
+			h.srv.Problem(w, r, status, "invalid-parameter", msg, nil)
 		default:
 			h.srv.Problem(w, r, status, "internal", msg, nil)
 		}
@@ -215,6 +237,8 @@ func (h *reportHandlers) reportError(err error, doc string, facility int64) (int
 	switch {
 	case errors.Is(err, ErrUnknownReport), errors.Is(err, db.ErrNotFound):
 		return http.StatusNotFound, "error.not_found"
+	case errors.Is(err, ErrUnknownFramework):
+		return http.StatusBadRequest, "compliance.report.error.framework"
 	case errors.Is(err, ErrNoPDF):
 		return http.StatusNotFound, "compliance.report.no_pdf"
 	case errors.Is(err, ErrNoProof):
