@@ -51,9 +51,16 @@ func (s *Service) runOne(ctx context.Context, c check.Check, facility int64) (ru
 	return run
 }
 
+// RecheckAfter is how soon a check that did not pass (it failed, warned
+// or could not run) runs again, when its interval is longer: a problem
+// put right — or a job that had not yet run when anzen started, such as
+// the audit log's first verification — shows within minutes, not a day.
+const RecheckAfter = 15 * time.Minute
+
 // RunDue runs, for every facility, the checks whose last run is older
-// than their interval (or that never ran), then records each facility's
-// score of the day. It returns how many checks ran.
+// than their interval (RecheckAfter for one that did not pass) or that
+// never ran, then records each facility's score of the day. It returns how
+// many checks ran.
 func (s *Service) RunDue(ctx context.Context, now time.Time) (int, error) {
 	fs, err := s.Facilities(ctx)
 	if err != nil {
@@ -70,7 +77,12 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) (int, error) {
 		var due []check.Check
 		for _, id := range s.order {
 			c := s.checks[id]
-			if t, ok := last[id]; !ok || now.Sub(t) >= c.Interval() {
+			every := c.Interval()
+			l, ok := last[id]
+			if ok && !l.Passed {
+				every = min(every, RecheckAfter)
+			}
+			if !ok || now.Sub(l.At) >= every {
 				due = append(due, c)
 			}
 		}

@@ -41,10 +41,16 @@ func TestRunner_RunsWhatIsDueStoresEveryRunAndScoresTheDay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// An hour later only the hourly check is due.
-		e.clk.Advance(time.Hour)
-		if n, err := e.svc.RunDue(ctx, e.clk.Now()); err != nil || n != 1 {
-			t.Fatalf("an hour later RunDue ran %d (%v), want 1", n, err)
+		// Ten minutes later nothing is due; an hour later the hourly check
+		// is, and the two daily ones that did not pass are checked again
+		// (RecheckAfter).
+		e.clk.Advance(10 * time.Minute)
+		if n, err := e.svc.RunDue(ctx, e.clk.Now()); err != nil || n != 0 {
+			t.Fatalf("ten minutes later RunDue ran %d (%v), want none", n, err)
+		}
+		e.clk.Advance(50 * time.Minute)
+		if n, err := e.svc.RunDue(ctx, e.clk.Now()); err != nil || n != 3 {
+			t.Fatalf("an hour later RunDue ran %d (%v), want 3", n, err)
 		}
 		runs, err := LatestRuns(ctx, d, 1)
 		if err != nil {

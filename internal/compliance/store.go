@@ -86,23 +86,33 @@ func LatestRuns(ctx context.Context, q db.Querier, facility int64) (map[string]*
 	return out, rows.Err()
 }
 
-// lastRunTimes returns when each check last ran for the facility.
-func lastRunTimes(ctx context.Context, q db.Querier, facility int64) (map[string]time.Time, error) {
-	rows, err := q.QueryContext(ctx, `SELECT check_id, ran_at FROM compliance_check_latest WHERE facility = ?`, facility)
+// lastRun is when a check last ran for a facility and whether it passed
+// (pass or not applicable, without an error).
+type lastRun struct {
+	At     time.Time
+	Passed bool
+}
+
+// lastRunTimes returns when each check last ran for the facility, and
+// whether it passed.
+func lastRunTimes(ctx context.Context, q db.Querier, facility int64) (map[string]lastRun, error) {
+	rows, err := q.QueryContext(ctx, `SELECT l.check_id, l.ran_at, r.status, r.error
+		FROM compliance_check_latest l JOIN compliance_check_runs r ON r.id = l.run_id WHERE l.facility = ?`, facility)
 	if err != nil {
 		return nil, fmt.Errorf("read when the checks last ran: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
+	out := map[string]lastRun{}
 	for rows.Next() {
 		var (
-			id string
-			at int64
+			id, status, errText string
+			at                  int64
 		)
-		if err := rows.Scan(&id, &at); err != nil {
+		if err := rows.Scan(&id, &at, &status, &errText); err != nil {
 			return nil, err
 		}
-		out[id] = db.Time(at)
+		passed := errText == "" && (status == string(check.Pass) || status == string(check.NotApplicable))
+		out[id] = lastRun{At: db.Time(at), Passed: passed}
 	}
 	return out, rows.Err()
 }
