@@ -32,6 +32,23 @@ type requirementRow struct {
 	Ref       string
 	Framework string
 	Item      *Item
+	Where     Text // the edition and the section or sheet, such as "ガイドライン 5.1 ・ 6.5"
+}
+
+// requirementWhere names where an item sits, for a reader who sees items
+// of several catalogs side by side: the guideline's edition and section,
+// or the checklist's edition and sheet (a question has the same number on
+// the hospital's and the pharmacy's sheet).
+func requirementWhere(fw *Framework, it *Item) Text {
+	if fw.Kind == KindChecklist {
+		top := it.Top()
+		return Text{JA: "チェックリスト " + fw.Edition + "・" + top.Title.JA, EN: "Checklist " + fw.Edition + " · " + top.Title.EN}
+	}
+	sec := it
+	for sec.Parent() != nil && sec.Kind != ItemSection {
+		sec = sec.Parent()
+	}
+	return Text{JA: "ガイドライン " + fw.Edition + "・" + sec.Number, EN: "Guideline " + fw.Edition + " · " + sec.Number}
 }
 
 // attestationRow is an attestation with its expiry level today.
@@ -80,7 +97,8 @@ func (h *handlers) controlView(r *http.Request, f int64, id string) (*controlVie
 	for _, req := range c.Requirements {
 		fw, it, err := h.s.lib.Resolve(req)
 		if err == nil {
-			v.Requirements = append(v.Requirements, requirementRow{Ref: req, Framework: fw.ID, Item: it})
+			v.Requirements = append(v.Requirements, requirementRow{Ref: req, Framework: fw.ID, Item: it,
+				Where: requirementWhere(fw, it)})
 		}
 	}
 	runs := map[string]*CheckRun{}
