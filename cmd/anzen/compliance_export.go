@@ -52,7 +52,7 @@ func complianceExportDoc(format, report string) (string, error) {
 		case "management":
 			return compliance.ReportManagementPDF, nil
 		case "checklist":
-			return "", errors.New("--report checklist: the checklist is written as Excel only (--format xlsx)")
+			return compliance.ReportChecklistPDF, nil
 		}
 	default:
 		return "", fmt.Errorf("--format: %q is not oscal-catalog, oscal-results, xlsx or pdf", format)
@@ -88,7 +88,8 @@ func newComplianceExportCmd(g *globalFlags) *cobra.Command {
 			if lang != "ja" && lang != "en" {
 				return fmt.Errorf("--lang: %q is not ja or en", lang)
 			}
-			isPDF := doc == compliance.ReportInspectionPDF || doc == compliance.ReportManagementPDF
+			isPDF := doc == compliance.ReportInspectionPDF || doc == compliance.ReportManagementPDF ||
+				doc == compliance.ReportChecklistPDF
 			ctx := cmd.Context()
 			src, closeSrc, err := openComplianceReports(ctx, cmd, g)
 			if err != nil {

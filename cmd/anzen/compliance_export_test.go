@@ -207,8 +207,14 @@ func TestComplianceExport_WritesEachFormatAndRecordsIt(t *testing.T) {
 		!strings.Contains(r.errOut, "anzen: rendering the PDF with Chromium") {
 		t.Errorf("progress: %q", r.errOut)
 	}
-	if n := len(rec.events); n != 5 {
-		t.Errorf("%d exports recorded, want 5", n)
+	// The checklist alone as PDF, in the form's layout.
+	r = runExport("--format", "pdf", "--report", "checklist", "-o", filepath.Join(dir, "checklist.pdf"))
+	if b, err := os.ReadFile(filepath.Join(dir, "checklist.pdf")); r.err != nil || err != nil || !bytes.HasPrefix(b, []byte("%PDF")) ||
+		!bytes.Contains(b, []byte("医療機関確認用")) {
+		t.Errorf("checklist pdf: %v %v", r.err, err)
+	}
+	if n := len(rec.events); n != 6 {
+		t.Errorf("%d exports recorded, want 6", n)
 	}
 }
 
@@ -219,7 +225,6 @@ func TestComplianceExport_RefusesWithOneLine(t *testing.T) {
 		want string
 	}{
 		{[]string{"--format", "docx"}, "--format"},
-		{[]string{"--format", "pdf", "--report", "checklist"}, "Excel only"},
 		{[]string{"--format", "xlsx", "--report", "budget"}, "--report"},
 		{[]string{"--format", "xlsx", "--lang", "fr"}, "--lang"},
 		{[]string{"--format", "xlsx", "--facility", "9"}, `"9"`},

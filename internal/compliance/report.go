@@ -49,6 +49,8 @@ var ErrUnknownFramework = errors.New("no such framework for this document")
 // The documents, by the name of their download.
 const (
 	ReportChecklistXLSX  = "checklist.xlsx"
+	ReportChecklistPDF   = "checklist.pdf"
+	ReportChecklistHTML  = "checklist.html" // the print view
 	ReportInspectionXLSX = "inspection.xlsx"
 	ReportInspectionPDF  = "inspection.pdf"
 	ReportInspectionHTML = "inspection.html" // the print view
@@ -60,7 +62,7 @@ const (
 )
 
 // ReportDocs lists every document MakeReport writes.
-var ReportDocs = []string{ReportChecklistXLSX, ReportInspectionXLSX, ReportInspectionPDF, ReportInspectionHTML,
+var ReportDocs = []string{ReportChecklistXLSX, ReportChecklistPDF, ReportChecklistHTML, ReportInspectionXLSX, ReportInspectionPDF, ReportInspectionHTML,
 	ReportManagementXLSX, ReportManagementPDF, ReportManagementHTML, ReportOSCALCatalog, ReportOSCALResults}
 
 // ReportTrendDays is how many days of trend the management report shows.
@@ -134,7 +136,7 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 	if renderer == nil {
 		renderer = cfg.PDF
 	}
-	pdf := req.Doc == ReportInspectionPDF || req.Doc == ReportManagementPDF
+	pdf := req.Doc == ReportInspectionPDF || req.Doc == ReportManagementPDF || req.Doc == ReportChecklistPDF
 	if pdf && renderer == nil {
 		return ReportFile{}, ErrNoPDF
 	}
@@ -168,7 +170,7 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 	var body []byte
 	var name string
 	switch req.Doc {
-	case ReportChecklistXLSX:
+	case ReportChecklistXLSX, ReportChecklistPDF, ReportChecklistHTML:
 		fw, answers := reportChecklist(st, lib), st.Answers
 		if req.Framework != "" && (fw == nil || req.Framework != fw.ID) {
 			fw = lib.Framework(req.Framework)
@@ -183,9 +185,16 @@ func MakeReport(ctx context.Context, src ReportSource, req ReportRequest) (Repor
 		if fw == nil {
 			return ReportFile{}, errors.New("the library has no checklist")
 		}
-		step("writing the checklist workbook")
-		body, err = ChecklistXLSX(t, fw, answers, st.FacilityName, req.Lang, loc, now)
-		name = base("checklist") + ".xlsx"
+		name = base("checklist")
+		if req.Doc == ReportChecklistXLSX {
+			step("writing the checklist workbook")
+			body, err = ChecklistXLSX(t, fw, answers, st.FacilityName, req.Lang, loc, now)
+			name += ".xlsx"
+			break
+		}
+		step("writing the checklist")
+		body, err = ChecklistHTML(t, fw, answers, st.FacilityName, req.Lang, loc, now)
+		name += ".html"
 	case ReportOSCALResults:
 		body, err = OSCALResults(st, lib, now)
 		name = base("assessment-results") + ".json"

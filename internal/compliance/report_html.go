@@ -73,7 +73,7 @@ func (w reportWords) cover(st *State, lib *Library, titleID string) reportCover 
 	}
 	if fw := reportChecklist(st, lib); fw != nil {
 		c.Checklist = w.text(fw.Name)
-		yes, no, open := reportAnswerCounts(w, st, fw)
+		yes, no, open := reportAnswerCounts(w, st.Answers, fw)
 		c.Answers = w.T("compliance.report.answers_line", "yes", yes, "no", no, "open", open)
 	}
 	for _, r := range reportReadinessOrder {
@@ -127,6 +127,30 @@ func InspectionPackHTML(t Translator, st *State, lib *Library, proof IntegrityPr
 		}
 	}
 	return reportExecute(w, "inspection", v)
+}
+
+// checklistView is what print/_checklist.html's report-checklist sees.
+type checklistPrintView struct {
+	Cover  reportCover
+	Sheets []reportSheet
+}
+
+// ChecklistHTML writes a checklist edition with the facility's answers as
+// a whole printable HTML document, laid out as the form (the checklist's
+// PDF).
+func ChecklistHTML(t Translator, fw *Framework, answers []Answer, facility Text, lang string, loc *time.Location, now time.Time) ([]byte, error) {
+	if fw == nil {
+		return nil, fmt.Errorf("checklist: no checklist")
+	}
+	w := newReportWords(t, lang, loc)
+	yes, no, open := reportAnswerCounts(w, answers, fw)
+	v := checklistPrintView{Cover: reportCover{Lang: lang, Facility: w.text(facility), AsOf: w.time(now),
+		Checklist: w.text(fw.Name), Answers: w.T("compliance.report.answers_line", "yes", yes, "no", no, "open", open)}}
+	rows := w.checklistRows(fw, answers)
+	for _, sheet := range fw.Items {
+		v.Sheets = append(v.Sheets, reportSheet{Name: w.checklistSheetName(sheet), Rows: rows[sheet.Ref]})
+	}
+	return reportExecute(w, "checklist", v)
 }
 
 // managementView is what print/management.html sees.

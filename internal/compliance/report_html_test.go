@@ -23,7 +23,7 @@ func TestInspectionPackHTML_HoldsTheStatesFigures(t *testing.T) {
 	}
 	for _, want := range []string{
 		"立入検査用資料", "中央市民病院", "2026-04-10 12:00", // the cover
-		"3 項目中 1 項目が対応済み（33%）", "はい 1 件、いいえ 1 件、未回答 3 件",
+		"3 項目中 1 項目が対応済み（33%）", "はい 1 件、いいえ 1 件、未回答 1 件",
 		"医療機関確認用", "薬局確認用", "事業者確認用", "確認日", "目標日（いいえの場合）", // the form
 		"2026-09-30", "電子カルテ更新時に対応",
 		"運用管理規程 第3版", "unyou-kitei-v3.pdf", src.st.Controls[1].Attestations[0].SHA256, "期限間近", "ciso02", // evidence
@@ -35,6 +35,31 @@ func TestInspectionPackHTML_HoldsTheStatesFigures(t *testing.T) {
 		}
 	}
 	// No untranslated message id leaks into the document.
+	if m := regexp.MustCompile(`compliance\.report\.[a-z_.]+`).FindString(doc); m != "" {
+		t.Errorf("untranslated message %s", m)
+	}
+}
+
+func TestChecklistHTML_IsTheFormWithTheAnswers(t *testing.T) {
+	src, _ := newReportSource(t)
+	fw := reportChecklist(src.st, src.lib)
+	html, err := ChecklistHTML(src.cfg.Translator, fw, src.st.Answers, src.st.FacilityName, "ja", src.cfg.Location, src.st.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(html)
+	if !strings.HasPrefix(doc, "<!DOCTYPE html>") || !strings.Contains(doc, "@page") || strings.Contains(doc, "<script") {
+		t.Fatalf("not a whole printable document: %.300s", doc)
+	}
+	for _, want := range []string{"中央市民病院", "2026-04-10 12:00", "はい 1 件、いいえ 1 件、未回答",
+		"医療機関確認用", "薬局確認用", "事業者確認用", "確認日", "目標日（いいえの場合）", "2026-09-30", "電子カルテ更新時に対応"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the checklist lacks %q", want)
+		}
+	}
+	if strings.Contains(doc, "立入検査用資料") {
+		t.Error("the checklist alone carries the inspection pack's title")
+	}
 	if m := regexp.MustCompile(`compliance\.report\.[a-z_.]+`).FindString(doc); m != "" {
 		t.Errorf("untranslated message %s", m)
 	}

@@ -96,8 +96,12 @@ func (h *reportHandlers) page(w http.ResponseWriter, r *http.Request) {
 	man.Links = append(man.Links, printLink("management", "compliance.report.link.print"),
 		link(ReportManagementXLSX, "compliance.report.link.xlsx"))
 	cl := reportGroup{Title: h.srv.T(r, "compliance.report.checklist_doc.title", nil),
-		Lead:  h.srv.T(r, "compliance.report.checklist_doc.lead", nil),
-		Links: []reportLink{link(ReportChecklistXLSX, "compliance.report.link.xlsx")}}
+		Lead: h.srv.T(r, "compliance.report.checklist_doc.lead", nil)}
+	if v.HasPDF {
+		cl.Links = append(cl.Links, link(ReportChecklistPDF, "compliance.report.link.pdf"))
+	}
+	cl.Links = append(cl.Links, printLink("checklist", "compliance.report.link.print"),
+		link(ReportChecklistXLSX, "compliance.report.link.xlsx"))
 	// The other editions' workbooks, for answers given to them.
 	lib := h.src.Library()
 	for _, fw := range lib.Frameworks {
@@ -122,7 +126,7 @@ func (h *reportHandlers) page(w http.ResponseWriter, r *http.Request) {
 // download serves GET /compliance/reports/{file}.
 func (h *reportHandlers) download(w http.ResponseWriter, r *http.Request) {
 	doc := r.PathValue("file")
-	if doc == ReportInspectionHTML || doc == ReportManagementHTML || !reportKnown(doc) {
+	if doc == ReportInspectionHTML || doc == ReportManagementHTML || doc == ReportChecklistHTML || !reportKnown(doc) {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
@@ -149,7 +153,8 @@ func (h *reportHandlers) download(w http.ResponseWriter, r *http.Request) {
 
 // print serves GET /compliance/reports/print/{inspection|management}.
 func (h *reportHandlers) print(w http.ResponseWriter, r *http.Request) {
-	doc := map[string]string{"inspection": ReportInspectionHTML, "management": ReportManagementHTML}[r.PathValue("doc")]
+	doc := map[string]string{"inspection": ReportInspectionHTML, "management": ReportManagementHTML,
+		"checklist": ReportChecklistHTML}[r.PathValue("doc")]
 	if doc == "" {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
@@ -159,7 +164,8 @@ func (h *reportHandlers) print(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang})
+	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
+		Framework: r.URL.Query().Get("framework")})
 	if err == nil {
 		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
 	}
@@ -177,7 +183,7 @@ func (h *reportHandlers) print(w http.ResponseWriter, r *http.Request) {
 // reportAPIFormats maps the API's format names to documents.
 var reportAPIFormats = map[string]string{
 	"oscal-catalog": ReportOSCALCatalog, "oscal-results": ReportOSCALResults, "xlsx": ReportChecklistXLSX,
-	"checklist.xlsx": ReportChecklistXLSX, "inspection.xlsx": ReportInspectionXLSX, "inspection.pdf": ReportInspectionPDF,
+	"checklist.xlsx": ReportChecklistXLSX, "checklist.pdf": ReportChecklistPDF, "inspection.xlsx": ReportInspectionXLSX, "inspection.pdf": ReportInspectionPDF,
 	"management.xlsx": ReportManagementXLSX, "management.pdf": ReportManagementPDF,
 	"oscal-catalog.json": ReportOSCALCatalog, "oscal-results.json": ReportOSCALResults,
 }

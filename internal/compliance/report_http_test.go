@@ -62,6 +62,7 @@ func TestReportDownloads_EachServesItsFileAndIsRecorded(t *testing.T) {
 		{"/compliance/reports/checklist.xlsx", ReportChecklistXLSX, reportTypes[".xlsx"], "anzen-checklist-1-20260410.xlsx", "PK"},
 		{"/compliance/reports/inspection.xlsx", ReportInspectionXLSX, reportTypes[".xlsx"], "anzen-inspection-1-20260410.xlsx", "PK"},
 		{"/compliance/reports/inspection.pdf", ReportInspectionPDF, "application/pdf", "anzen-inspection-1-20260410.pdf", "%PDF"},
+		{"/compliance/reports/checklist.pdf", ReportChecklistPDF, "application/pdf", "anzen-checklist-1-20260410.pdf", "%PDF"},
 		{"/compliance/reports/management.xlsx?facility=1", ReportManagementXLSX, reportTypes[".xlsx"], "anzen-management-1-20260410.xlsx", "PK"},
 		{"/compliance/reports/management.pdf?lang=en", ReportManagementPDF, "application/pdf", "anzen-management-1-20260410.pdf", "%PDF"},
 		{"/compliance/reports/oscal-catalog.json", ReportOSCALCatalog, "application/json", "anzen-mhlw-gl-5.1-catalog.json", "{"},
@@ -105,7 +106,7 @@ func TestReportDownloads_EachServesItsFileAndIsRecorded(t *testing.T) {
 func TestReportPrintViews_HaveTheirOwnPolicyAndAreRecorded(t *testing.T) {
 	src, rec := newReportSource(t)
 	h := reportSite(t, src)
-	for _, p := range []string{"inspection", "management"} {
+	for _, p := range []string{"inspection", "management", "checklist"} {
 		w := reportGet(h, authz.CSIRT, "/compliance/reports/print/"+p)
 		if w.Code != http.StatusOK || !strings.HasPrefix(w.Body.String(), "<!DOCTYPE html>") {
 			t.Fatalf("%s: %d %.200s", p, w.Code, w.Body)
@@ -119,8 +120,8 @@ func TestReportPrintViews_HaveTheirOwnPolicyAndAreRecorded(t *testing.T) {
 			t.Errorf("%s: a print view is shown, not downloaded", p)
 		}
 	}
-	if n := len(rec.all()); n != 2 {
-		t.Errorf("%d audit records for two print views", n)
+	if n := len(rec.all()); n != 3 {
+		t.Errorf("%d audit records for three print views", n)
 	}
 	if w := reportGet(h, authz.CSIRT, "/compliance/reports/print/vendor"); w.Code != http.StatusNotFound {
 		t.Errorf("an unknown print view: %d", w.Code)

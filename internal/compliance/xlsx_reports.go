@@ -239,7 +239,7 @@ func (b *reportBook) summarySheet(w reportWords, st *State, lib *Library, titleI
 	}
 	if fw := reportChecklist(st, lib); fw != nil {
 		rows = append(rows, []any{w.T("compliance.report.checklist"), w.text(fw.Name)})
-		yes, no, open := reportAnswerCounts(w, st, fw)
+		yes, no, open := reportAnswerCounts(w, st.Answers, fw)
 		rows = append(rows, []any{w.T("compliance.report.checklist_answers"),
 			w.T("compliance.report.answers_line", "yes", yes, "no", no, "open", open)})
 	}
@@ -321,20 +321,29 @@ func reportChecklist(st *State, lib *Library) *Framework {
 }
 
 // reportAnswerCounts counts the checklist's questions answered はい,
-// いいえ and not yet.
-func reportAnswerCounts(w reportWords, st *State, fw *Framework) (yes, no, open int) {
-	for _, rows := range w.checklistRows(fw, st.Answers) {
-		for _, r := range rows {
+// いいえ and not yet, on the sheets the facility answers: those with an
+// answer (a hospital answers its own sheet, not the pharmacy's or the
+// vendors'), or the first sheet when nothing is answered yet.
+func reportAnswerCounts(w reportWords, answers []Answer, fw *Framework) (yes, no, open int) {
+	rows := w.checklistRows(fw, answers)
+	first := true
+	for _, sheet := range fw.Items {
+		var y, n, o int
+		for _, r := range rows[sheet.Ref] {
 			switch {
 			case r.heading:
 			case r.AnswerKey == AnswerYes:
-				yes++
+				y++
 			case r.AnswerKey == AnswerNo:
-				no++
+				n++
 			default:
-				open++
+				o++
 			}
 		}
+		if y+n > 0 || (first && len(answers) == 0) {
+			yes, no, open = yes+y, no+n, open+o
+		}
+		first = false
 	}
 	return yes, no, open
 }

@@ -163,7 +163,7 @@ func TestInspectionPackXLSX_ListsTheEvidenceWithHashesAndTheProof(t *testing.T) 
 		t.Errorf("summary: %q %q", cellOf(t, f, "概要", "A1"), cellOf(t, f, "概要", "B3"))
 	}
 	findRef(t, f, "概要", "3 項目中 1 項目が対応済み（33%）")
-	findRef(t, f, "概要", "はい 1 件、いいえ 1 件、未回答 3 件")
+	findRef(t, f, "概要", "はい 1 件、いいえ 1 件、未回答 1 件")
 	no := rowWith(t, f, "チェックリストの回答", 3, "サーバ")
 	if no[0] != "医療機関確認用" || no[4] != "いいえ" || no[6] != "2026-09-30" {
 		t.Errorf("checklist row: %q", no)
