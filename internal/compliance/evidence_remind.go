@@ -15,7 +15,8 @@ import (
 // The approved attestation that keeps a control's evidence in date (the
 // one expiring last of its spec, so a renewed one stops the reminders) is
 // reminded of once when NearExpiryDays or fewer are left and once on its
-// expiry date, to the facility's Addressees. A row per (attestation, kind)
+// expiry date, to the facility's Addressees, unless the facility has
+// marked the control not applicable. A row per (attestation, kind)
 // is claimed before the mail goes, so that each goes once, by one
 // instance, also after a restart; a mail the server refuses gives its
 // claim back. The mail names the control and links to it; no file or
@@ -53,9 +54,19 @@ func (s *Service) SendReminders(ctx context.Context, now time.Time) (int, error)
 			best[k] = a
 		}
 	}
+	// A control the facility marked not applicable needs no renewal.
+	settings := map[int64]map[string]ControlSetting{}
 	var due []renewal
 	for _, a := range best {
 		if a.ExpiresOn.After(horizon) {
+			continue
+		}
+		if _, ok := settings[a.Facility]; !ok {
+			if settings[a.Facility], err = controlSettings(ctx, s.cfg.DB, a.Facility); err != nil {
+				return 0, err
+			}
+		}
+		if settings[a.Facility][a.ControlID].Impl == ImplNotApplicable {
 			continue
 		}
 		kind := remindNear

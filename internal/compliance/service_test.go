@@ -310,6 +310,14 @@ func TestReminders_EachRenewalReminderGoesOnce(t *testing.T) {
 		if n, _ := e.svc.SendReminders(ctx, e.clk.Now()); n != 1 || !strings.Contains(e.mail.msgs[2].Text, "2027-06-19") {
 			t.Errorf("after renewal: %d reminders, %+v", n, e.mail.msgs)
 		}
+		// A control the facility marks not applicable is not reminded of.
+		if _, err := e.svc.SetControl(ctx, e.ciso, 1, "ctl-rules", ControlSetting{Impl: ImplNotApplicable}); err != nil {
+			t.Fatal(err)
+		}
+		e.clk.Set(time.Date(2027, 6, 19, 0, 0, 0, 0, time.UTC))
+		if n, err := e.svc.SendReminders(ctx, e.clk.Now()); err != nil || n != 0 {
+			t.Errorf("a control not applicable was reminded of: %d %v", n, err)
+		}
 	})
 }
 
