@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -32,10 +33,13 @@ type Library struct {
 	controls   map[string]*Control
 }
 
-// Builtin returns the library embedded in anzen.
-func Builtin() (*Library, error) {
-	return Load(catalogFS, "catalogs")
-}
+// Builtin returns the library embedded in anzen. It is read once per
+// process (parsing the guideline takes tens of milliseconds, and every
+// command that opens anzen builds the compliance part); the library is
+// never changed after loading, so every caller shares it.
+func Builtin() (*Library, error) { return loadBuiltin() }
+
+var loadBuiltin = sync.OnceValues(func() (*Library, error) { return Load(catalogFS, "catalogs") })
 
 // Load reads every framework file and controls.yaml from dir in fsys and
 // checks that the controls name items and frameworks that exist.
