@@ -107,9 +107,23 @@ func (a *App) complianceConfig() compliance.Config {
 // and evidence to remind of.
 const complianceTick = 5 * time.Minute
 
+// complianceFirstRun is how long after start the job first runs: the
+// other parts' start-up work (the audit log's first verification and
+// checkpoint, the search index catching up) is done by then, so the
+// checks see it, and a short-lived anzen (a command, a test) runs none.
+const complianceFirstRun = time.Minute
+
 // runCompliance runs the checks that are due and sends evidence
-// reminders, at start and then every complianceTick, until ctx ends.
+// reminders, complianceFirstRun after start and then every
+// complianceTick, until ctx ends.
 func (a *App) runCompliance(ctx context.Context) {
+	first := time.NewTimer(complianceFirstRun)
+	defer first.Stop()
+	select {
+	case <-ctx.Done():
+		return
+	case <-first.C:
+	}
 	t := time.NewTicker(complianceTick)
 	defer t.Stop()
 	for {
