@@ -139,18 +139,23 @@ func (h *handlers) controlPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // refused shows the control's page again with the reason a form was
-// refused and what was typed; false when err is not a refusal.
+// refused and what was typed (422; 409 for a conflict, such as approving
+// one's own upload); false when err is not a refusal.
 func (h *handlers) refused(w http.ResponseWriter, r *http.Request, f int64, id string, err error, form map[string]string) bool {
 	var ce *Error
-	if !errors.As(err, &ce) || ce.Conflict {
+	if !errors.As(err, &ce) {
 		return false
+	}
+	status := http.StatusUnprocessableEntity
+	if ce.Conflict {
+		status = http.StatusConflict
 	}
 	v, verr := h.controlView(r, f, id)
 	if h.pageError(w, r, verr) {
 		return true
 	}
 	v.Error, v.Field, v.Form = ce.MsgID, ce.Field, form
-	h.srv.Render(w, r, http.StatusUnprocessableEntity, "compliance/control", v)
+	h.srv.Render(w, r, status, "compliance/control", v)
 	return true
 }
 

@@ -175,9 +175,11 @@ func TestPages_AControlIsAttestedApprovedByAnotherAndTheChecklistAnswered(t *tes
 		if strings.Contains(page.Body.String(), `id="approve-1"`) {
 			t.Error("the uploader is offered the approval")
 		}
+		// The uploader is refused on the control's own page, with the reason.
 		if w := s.form(authz.CISO, "", "/compliance/attestations/1/approve", nil); w.Code != http.StatusConflict ||
-			!strings.Contains(w.Body.String(), "自分が登録した証跡は承認・差し戻しできません") {
-			t.Fatalf("the uploader approved: %d", w.Code)
+			!strings.Contains(w.Body.String(), "自分が登録した証跡は承認・差し戻しできません") ||
+			!strings.Contains(w.Body.String(), `id="attestations"`) {
+			t.Fatalf("the uploader approved, or the refusal is not on the control's page: %d", w.Code)
 		}
 		if w := s.form(authz.Admin, "", "/compliance/attestations/1/approve", nil); w.Code != http.StatusSeeOther {
 			t.Fatalf("approve: %d %s", w.Code, w.Body)
