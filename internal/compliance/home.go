@@ -36,6 +36,7 @@ type homeSource interface {
 	State(ctx context.Context, facility int64) (*State, error)
 	Trend(ctx context.Context, facility int64, days int) ([]DayScore, error)
 	Library() *Library
+	Facilities(ctx context.Context) ([]Facility, error)
 }
 
 // trendDays is how far back the home page's trend reaches.
@@ -79,6 +80,9 @@ type homeView struct {
 	Problem    string // message id of a bad request (an invalid facility)
 	Failed     bool   // the state could not be read; the error is logged
 	Facility   int64
+	// Choices are the facilities whose compliance the caller reads, for
+	// the picker; shown when there are several.
+	Choices    []homeChoice
 	Name       string    // the facility's name in the page's language
 	At         time.Time // when the state was computed
 	Overall    homeCoverage
@@ -91,6 +95,12 @@ type homeView struct {
 	TrendDays  int
 	TrendError bool
 	Cards      []web.FilledCard
+}
+
+// homeChoice is a facility of the picker.
+type homeChoice struct {
+	ID   int64
+	Name string
 }
 
 // homeCoverage is one chapter's (or the whole guideline's) items by
@@ -176,6 +186,14 @@ func (h *homePage) fill(r *http.Request, v *homeView, facility int64) {
 	b := homeBuilder{srv: h.srv, r: r, lang: lang, lib: h.src.Library(), st: st, query: facilityQuery(r, facility)}
 	v.Compliance = true
 	v.Facility, v.Name, v.At = facility, st.FacilityName.In(lang), st.At
+	if fs, err := h.src.Facilities(ctx); err == nil {
+		p := web.PrincipalOf(r)
+		for _, f := range fs {
+			if p.CanIn(PermRead, f.ID) {
+				v.Choices = append(v.Choices, homeChoice{ID: f.ID, Name: f.Name.In(lang)})
+			}
+		}
+	}
 	v.Overall = b.coverage("overall", st.Overall, "")
 	for _, c := range st.Chapters {
 		v.Chapters = append(v.Chapters, b.coverage("chapter-"+c.Ref, c, b.link("/compliance/catalog", "", "chapter", c.Ref)))

@@ -99,6 +99,11 @@ func (f *fakeHome) Trend(_ context.Context, _ int64, days int) ([]DayScore, erro
 
 func (f *fakeHome) Library() *Library { return f.lib }
 
+func (f *fakeHome) Facilities(context.Context) ([]Facility, error) {
+	return []Facility{{ID: 1, Code: "H1", Name: Text{JA: "中央病院", EN: "Central Hospital"}},
+		{ID: 2, Code: "C2", Name: Text{JA: "東診療所", EN: "East Clinic"}}}, nil
+}
+
 var tokyo = time.FixedZone("JST", 9*3600)
 
 // homeAt is the moment the test's state was computed: 10 April 2026, 10:00 in Tokyo.
@@ -155,8 +160,12 @@ type homeAuth struct{}
 
 func (homeAuth) Authenticate(_ http.ResponseWriter, r *http.Request) (*authz.Principal, web.Stage, error) {
 	role := authz.Role(r.Header.Get("X-Test-Role"))
+	grant := authz.Grant{Role: role, Facility: 1}
+	if r.Header.Get("X-Test-All") != "" { // a group's CISO, say
+		grant.Facility = authz.AllFacilities
+	}
 	return &authz.Principal{UserID: 5, Login: string(role) + "01", Name: string(role), Facility: 1, Lang: r.Header.Get("X-Test-Lang"),
-		Grants: []authz.Grant{{Role: role, Facility: 1}}}, web.StageFull, nil
+		Grants: []authz.Grant{grant}}, web.StageFull, nil
 }
 
 func newHomeSite(tb testing.TB, src homeSource) (http.Handler, *bytes.Buffer) {
@@ -267,6 +276,26 @@ func TestHome_AReaderSeesThePanelsWithTheirFiguresInJapaneseAndEnglish(t *testin
 	}
 	if len(src.asked) != 2 || src.asked[0] != 1 {
 		t.Errorf("State was asked for %v", src.asked)
+	}
+}
+
+func TestHome_AReaderOfSeveralFacilitiesPicksOne(t *testing.T) {
+	lib := homeLibrary(t)
+	h, _ := newHomeSite(t, &fakeHome{lib: lib, state: homeState(lib), trend: homeTrend()})
+	one := getHome(t, h, authz.CISO, "ja", "/").Body.String()
+	if strings.Contains(one, `id="home-facility"`) {
+		t.Error("a reader of one facility is offered a choice")
+	}
+	r := httptest.NewRequest(http.MethodGet, "/?facility=2", nil)
+	r.Header.Set("X-Test-Role", string(authz.CISO))
+	r.Header.Set("X-Test-All", "1")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	picker := section(t, w.Body.String(), "home-facility")
+	for _, want := range []string{`<option value="1">中央病院</option>`, `<option value="2" selected>東診療所</option>`} {
+		if !strings.Contains(picker, want) {
+			t.Errorf("the picker lacks %s:\n%s", want, picker)
+		}
 	}
 }
 
