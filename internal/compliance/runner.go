@@ -94,6 +94,9 @@ func (s *Service) RunDue(ctx context.Context, now time.Time) (int, error) {
 		if err := s.recordScore(ctx, f.ID); err != nil {
 			errs = append(errs, err)
 		}
+		if err := s.pruneRuns(ctx, f.ID, now); err != nil {
+			errs = append(errs, err)
+		}
 		if ctx.Err() != nil {
 			break
 		}
@@ -154,4 +157,29 @@ func (s *Service) recordScore(ctx context.Context, facility int64) error {
 		return err
 	}
 	return putDayScore(ctx, s.cfg.DB, facility, st.Score(s.Today(st.At)))
+}
+
+// RunRetention is how long the runs of checks are kept: two fiscal years
+// and more, for comparing this year with the last. A check's latest run
+// is kept however old it is; a fiscal year's snapshot keeps its whole
+// state for good.
+const RunRetention = 800 * 24 * time.Hour
+
+// pruneRuns deletes the facility's runs older than RunRetention, except
+// each check's latest, and records how many in the audit log.
+func (s *Service) pruneRuns(ctx context.Context, facility int64, now time.Time) error {
+	cut := db.Millis(now.Add(-RunRetention))
+	return s.cfg.DB.InTx(ctx, func(tx *db.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM compliance_check_runs WHERE facility = ? AND ran_at < ?
+			AND id NOT IN (SELECT run_id FROM compliance_check_latest WHERE facility = ?)`, facility, cut, facility)
+		if err != nil {
+			return fmt.Errorf("delete the old runs of facility %d: %w", facility, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		return s.record(ctx, tx, Actor{}, facility, "compliance.runs.prune", "facility:"+strconv.FormatInt(facility, 10),
+			map[string]string{"runs": strconv.FormatInt(n, 10), "before": now.Add(-RunRetention).UTC().Format(time.RFC3339)}, now)
+	})
 }

@@ -398,3 +398,36 @@ func TestSnapshots_RecordedInTheAuditLogAndCompared(t *testing.T) {
 		}
 	})
 }
+
+func TestRunner_PrunesRunsPastTheRetentionButKeepsEachLatest(t *testing.T) {
+	dbtest.Each(t, parts, func(t *testing.T, d *db.DB) {
+		e := newEnv(t, d)
+		ctx := context.Background()
+		for range 2 {
+			if _, err := e.svc.RunDue(ctx, e.clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+			e.clk.Advance(time.Hour) // the hourly check runs twice
+		}
+		old, err := RunHistory(ctx, d, 1, "t.lockout", 100)
+		if err != nil || len(old) != 2 {
+			t.Fatalf("history before: %d %v", len(old), err)
+		}
+		// Past the retention every check runs again; the old runs go,
+		// each check's new latest stays.
+		e.clk.Advance(RunRetention + time.Hour)
+		if _, err := e.svc.RunDue(ctx, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"t.lockout", "t.mfa", "t.backup"} {
+			hist, err := RunHistory(ctx, d, 1, id, 100)
+			if err != nil || len(hist) != 1 || !hist[0].RanAt.Equal(e.clk.Now()) {
+				t.Errorf("%s after pruning: %d runs %v", id, len(hist), err)
+			}
+		}
+		ev := e.events(t, "compliance.runs.prune")
+		if len(ev) != 1 || ev[0].Actor.ID != "system" {
+			t.Errorf("audit: %+v", ev)
+		}
+	})
+}
