@@ -130,19 +130,8 @@ func (h *reportHandlers) download(w http.ResponseWriter, r *http.Request) {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
-	f, ok := pageFacility(h.srv, w, r, PermRead)
+	file, ok := h.pageDoc(w, r, doc)
 	if !ok {
-		return
-	}
-	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
-		Framework: r.URL.Query().Get("framework")})
-	if err == nil {
-		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
-	}
-	if err != nil {
-		status, msg := h.reportError(err, doc, f)
-		h.srv.ErrorPage(w, r, status, msg)
 		return
 	}
 	w.Header().Set("Content-Type", file.ContentType)
@@ -151,7 +140,36 @@ func (h *reportHandlers) download(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(file.Body)
 }
 
-// print serves GET /compliance/reports/print/{inspection|management}.
+// make writes doc for facility f in the request's language (and, where
+// it applies, the catalog of ?framework=) and records in the audit log that
+// it was handed out; nothing is handed out that is not recorded.
+func (h *reportHandlers) make(r *http.Request, f int64, doc string) (ReportFile, error) {
+	lang := reportLang(r)
+	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
+		Framework: r.URL.Query().Get("framework")})
+	if err != nil {
+		return ReportFile{}, err
+	}
+	return file, RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
+}
+
+// pageDoc is make for the pages: the facility of the request, and a
+// translated error page when the document cannot be had (false).
+func (h *reportHandlers) pageDoc(w http.ResponseWriter, r *http.Request, doc string) (ReportFile, bool) {
+	f, ok := pageFacility(h.srv, w, r, PermRead)
+	if !ok {
+		return ReportFile{}, false
+	}
+	file, err := h.make(r, f, doc)
+	if err != nil {
+		status, msg := h.reportError(err, doc, f)
+		h.srv.ErrorPage(w, r, status, msg)
+		return ReportFile{}, false
+	}
+	return file, true
+}
+
+// print serves GET /compliance/reports/print/{inspection|management|checklist}.
 func (h *reportHandlers) print(w http.ResponseWriter, r *http.Request) {
 	doc := map[string]string{"inspection": ReportInspectionHTML, "management": ReportManagementHTML,
 		"checklist": ReportChecklistHTML}[r.PathValue("doc")]
@@ -159,19 +177,8 @@ func (h *reportHandlers) print(w http.ResponseWriter, r *http.Request) {
 		h.srv.ErrorPage(w, r, http.StatusNotFound, "error.not_found")
 		return
 	}
-	f, ok := pageFacility(h.srv, w, r, PermRead)
+	file, ok := h.pageDoc(w, r, doc)
 	if !ok {
-		return
-	}
-	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
-		Framework: r.URL.Query().Get("framework")})
-	if err == nil {
-		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
-	}
-	if err != nil {
-		status, msg := h.reportError(err, doc, f)
-		h.srv.ErrorPage(w, r, status, msg)
 		return
 	}
 	w.Header().Set("Content-Security-Policy", reportPrintPolicy)
@@ -208,12 +215,7 @@ func (h *reportHandlers) api(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	lang := reportLang(r)
-	file, err := MakeReport(r.Context(), h.src, ReportRequest{Facility: f, Doc: doc, Lang: lang,
-		Framework: r.URL.Query().Get("framework")})
-	if err == nil {
-		err = RecordReport(r.Context(), h.src.Config(), actorOf(r), f, doc, lang, file)
-	}
+	file, err := h.make(r, f, doc)
 	if err != nil {
 		switch status, msg := h.reportError(err, doc, f); status {
 		case http.StatusNotFound:
